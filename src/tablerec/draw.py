@@ -18,7 +18,7 @@ h2 {{ font-size: 1em; font-weight: 600; }}
 .pair {{ display: flex; gap: 2em; align-items: flex-start; flex-wrap: wrap; }}
 .figure {{ position: relative; display: inline-block; }}
 .figure svg {{ position: absolute; left: 0; top: 0; }}
-.figure rect {{ fill: rgba(255, 120, 0, 0.12); stroke: #e8590c; stroke-width: 1; }}
+.figure rect {{ fill: rgba(255, 120, 0, 0.12); stroke: #e8590c; stroke-width: 1; vector-effect: non-scaling-stroke; }}
 .rendered table {{ border-collapse: collapse; font-size: 13px; }}
 .rendered td {{ border: 1px solid #bbb; padding: 2px 6px; }}
 .rendered thead td {{ background: #f1f3f5; font-weight: 600; }}
@@ -45,6 +45,8 @@ def table_section(table: Table, image_src: str | None, image_size: tuple[int, in
     figure = ""
     if image_src is not None and image_size is not None:
         w, h = image_size
+        scale = min(2.0, max(1.0, 640 / w))  # small crops are hard to read at 1:1
+        sw, sh = round(w * scale), round(h * scale)
         rects = "".join(
             f'<rect x="{c.bbox[0]}" y="{c.bbox[1]}" width="{c.bbox[2] - c.bbox[0]}" height="{c.bbox[3] - c.bbox[1]}">'
             f"<title>row {c.row}, col {c.col}: {html_lib.escape(c.text)}</title></rect>"
@@ -52,8 +54,8 @@ def table_section(table: Table, image_src: str | None, image_size: tuple[int, in
             if c.bbox is not None
         )
         figure = (
-            f'<div class="figure"><img src="{html_lib.escape(image_src)}" width="{w}" height="{h}">'
-            f'<svg width="{w}" height="{h}" viewBox="0 0 {w} {h}">{rects}</svg></div>'
+            f'<div class="figure"><img src="{html_lib.escape(image_src)}" width="{sw}" height="{sh}">'
+            f'<svg width="{sw}" height="{sh}" viewBox="0 0 {w} {h}">{rects}</svg></div>'
         )
     elif image_src is None:
         figure = '<div class="meta">(image not found)</div>'
