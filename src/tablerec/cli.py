@@ -112,25 +112,76 @@ def cmd_show(args) -> int:
 
 
 def add_eval_parser(sub) -> None:
-    p = sub.add_parser("eval", help="(not available yet)")
+    p = sub.add_parser(
+        "eval",
+        help="score predicted table HTML against ground truth (TEDS, TEDS-S)",
+        description="Score predictions with TEDS and TEDS-S (exactly PubTabNet's reference scores). "
+        "PRED and GT: json {filename: html} or jsonl lines {filename, html}; GT may also be PubTabNet jsonl.",
+    )
+    p.add_argument("pred", metavar="PRED", help="predictions: json or jsonl")
+    p.add_argument("gt", metavar="GT", help="ground truth: PubTabNet jsonl, or json/jsonl of html")
+    p.add_argument("--structure-only", action="store_true", help="compute only TEDS-S (cell content ignored)")
+    p.add_argument("--ignore-nodes", action="append", metavar="TAG", default=[],
+                   help="strip these tags (keeping their content) before scoring, e.g. b; repeat or comma-separate")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="worker processes (default: 1)")
+    p.add_argument("--out", metavar="FILE", help="write the summary and per-table scores here as JSON")
     p.set_defaults(handler=cmd_eval)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {value}")
+    return value
+
+
 def cmd_eval(args) -> int:
-    fail("'eval' is not available yet")
-    return 2
+    import json
+
+    from .metrics.evaluate import EvaluationError, evaluate_files
+
+    ignore = [tag.strip() for item in args.ignore_nodes for tag in item.split(",") if tag.strip()]
+    try:
+        report = evaluate_files(args.pred, args.gt, args.structure_only, ignore, args.jobs)
+    except EvaluationError as exc:
+        fail(str(exc))
+    problems = report.unreadable + [f"{t.filename}: {t.error}" for t in report.tables if t.error]
+    for problem in problems[:10]:
+        print(f"tablerec: warning: {problem}", file=sys.stderr)
+    if len(problems) > 10:
+        print(f"tablerec: warning: ... and {len(problems) - 10} more (--out lists them all)", file=sys.stderr)
+    print(report.format())
+    if args.out:
+        try:
+            Path(args.out).write_text(json.dumps(report.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {args.out}: {exc.strerror or exc}")
+        print(f"wrote {args.out}")
+    return 0
 
 
 # ---- synth (owner: synth module) ------------------------------------------------
 
 
 def add_synth_parser(sub) -> None:
-    p = sub.add_parser("synth", help="(not available yet)")
+    from .synth.command import add_arguments
+
+    p = sub.add_parser("synth", help="write synthetic PubTabNet-style tables (images + annotations.jsonl)")
+    add_arguments(p)
     p.set_defaults(handler=cmd_synth)
 
 
 def cmd_synth(args) -> int:
-    fail("'synth' is not available yet")
+    from .synth import FontsMissing, SynthError
+    from .synth.command import run
+
+    try:
+        return run(args)
+    except (SynthError, FontsMissing) as exc:
+        fail(str(exc))
     return 2
 
 
@@ -138,26 +189,95 @@ def cmd_synth(args) -> int:
 
 
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="(not available yet)")
+    p = sub.add_parser("train", help="train (or --resume) an EDD model on PubTabNet jsonl or synthetic tables")
+    p.add_argument("--train", required=True, help="PubTabNet jsonl, or synth:N for N synthetic tables")
+    p.add_argument("--val", help="validation data, same forms (synth:N is a fixed set)")
+    p.add_argument("--out", required=True, help="run directory (checkpoint last.pt, log.txt, metrics.jsonl)")
+    p.add_argument("--config", help='JSON file of training settings, model settings under "model"')
+    p.add_argument("--images", help="image folder of --train (default: images/ beside the jsonl)")
+    p.add_argument("--val-images", help="image folder of --val (default: images/ beside the jsonl)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt if it exists")
+    p.add_argument("--steps", type=int, help="total optimizer steps (on --resume: change the run's length)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_train)
 
 
 def cmd_train(args) -> int:
-    fail("'train' is not available yet")
-    return 2
+    import json
+
+    from .training import load_train_config, train
+
+    for path in (args.config, None if args.train.startswith("synth:") else args.train, args.val if args.val and not args.val.startswith("synth:") else None):
+        if path and not Path(path).is_file():
+            fail(f"no such file: {path}")
+    try:
+        cfg = load_train_config(args.config, {"seed": args.seed})
+    except (ValueError, TypeError) as exc:
+        fail(f"bad config {args.config}: {exc}")
+    result = train(
+        args.train, args.val, args.out, cfg, resume=args.resume, images=args.images, val_images=args.val_images,
+        device=args.device, progress=not args.no_progress, steps=args.steps,
+    )
+    if result:
+        print(json.dumps({k: round(v, 4) for k, v in result.items()}))
+    return 0
 
 
 # ---- predict (owner: predict module) ------------------------------------------------
 
 
 def add_predict_parser(sub) -> None:
-    p = sub.add_parser("predict", help="(not available yet)")
+    p = sub.add_parser("predict", help="recognise tables in images: print HTML, or write one jsonl line per image")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
+    p.add_argument("-o", "--out", help="jsonl to write: {filename, html, cells: [{bbox}], seconds} per image")
+    p.add_argument("--model", help="checkpoint (default: the shipped model)")
+    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
+    p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 
 
 def cmd_predict(args) -> int:
-    fail("'predict' is not available yet")
-    return 2
+    import json
+
+    from tqdm import tqdm
+
+    from .inference import ImageError, Predictor, expand_inputs
+
+    paths = expand_inputs(args.inputs)
+    if not paths:
+        fail("no images found in " + " ".join(args.inputs))
+    if args.beam < 1:
+        fail("--beam must be >= 1")
+    try:
+        predictor = Predictor(args.model, device=args.device, beam=args.beam)
+    except (FileNotFoundError, KeyError, RuntimeError) as exc:
+        fail(f"cannot load model: {exc}")
+    out = open(args.out, "w", encoding="utf-8") if args.out else None
+    failed = 0
+    try:
+        for path in tqdm(paths, disable=args.no_progress or len(paths) < 2, unit="image"):
+            try:
+                record = predictor.predict_record(path)
+            except ImageError as exc:
+                failed += 1
+                tqdm.write(f"tablerec: {path}: {exc}", file=sys.stderr)
+                continue
+            if out is not None:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+            elif len(paths) == 1:
+                print(record["html"])
+            else:
+                print(json.dumps(record, ensure_ascii=False))
+    finally:
+        if out is not None:
+            out.close()
+    if failed:
+        print(f"tablerec: {failed} of {len(paths)} images failed", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
