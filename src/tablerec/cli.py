@@ -253,8 +253,8 @@ def cmd_predict(args) -> int:
         fail("--beam must be >= 1")
     try:
         predictor = Predictor(args.model, device=args.device, beam=args.beam)
-    except (FileNotFoundError, KeyError, RuntimeError) as exc:
-        fail(f"cannot load model: {exc}")
+    except Exception as exc:  # a missing, truncated or foreign checkpoint: one line, no traceback
+        fail(f"cannot load model {args.model or '(shipped default)'}: {exc}")
     out = open(args.out, "w", encoding="utf-8") if args.out else None
     failed = 0
     try:

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Train the shipped default EDD model on synthetic tables, or resume it: safe to run again after any stop.
+#
+#   bash scripts/train_default.sh            # start or resume runs/default (foreground)
+#   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
+#   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg)
+#   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another)
+#
+# Environment: RUN_DIR (default runs/default), VAL (validation data, default synth:32; empty: none), STEPS (total optimizer steps; changing it on a resumed
+# run re-times the cosine learning-rate decay), DEVICE (default: best available).
+# Logs: $RUN_DIR/log.txt (losses, validation TEDS), $RUN_DIR/metrics.jsonl; console output in
+# $RUN_DIR/console.txt.  A checkpoint ($RUN_DIR/last.pt) is written every 10 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_DIR=${RUN_DIR:-runs/default}
+STEPS=${STEPS:-12000}
+VAL=${VAL-synth:32}
+mkdir -p "$RUN_DIR"
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
+
+if [[ "${1:-}" == "export" ]]; then
+    exec python -c "
+import sys
+from tablerec.training import export_weights, plot_learning_curve
+print(export_weights(sys.argv[1] + '/last.pt', sys.argv[2]))
+print(plot_learning_curve(sys.argv[1], sys.argv[3]))
+" "$RUN_DIR" src/tablerec/weights/edd_default.pt docs/model_curve.svg
+fi
+
+if [[ "${1:-}" == "report" ]]; then
+    # The model card's numbers: held-out synthetic (seed 777, never trained on), PubTabNet examples, cTDaR.
+    MODEL=${MODEL:-src/tablerec/weights/edd_default.pt}
+    OUT=${OUT:-$RUN_DIR/report}
+    SHARED=${SHARED:-../shared/data}
+    mkdir -p "$OUT"
+    [[ -f "$OUT/heldout/annotations.jsonl" ]] || python -m tablerec synth "$OUT/heldout" -n 100 --seed 777 --quiet
+    for set in heldout:"$OUT/heldout" pubtabnet:"$SHARED/pubtabnet_examples" ctdar:"$SHARED/ctdar2019_modern"; do
+        name=${set%%:*}; dir=${set#*:}
+        python -m tablerec predict "$dir/images" --model "$MODEL" -o "$OUT/pred_$name.jsonl" --no-progress || true
+        if [[ $name == ctdar ]]; then
+            extra=(--structure-only --ignore-nodes thead,tbody)
+        else
+            extra=()
+        fi
+        echo "== $name"
+        python -m tablerec eval "$OUT/pred_$name.jsonl" "$dir/annotations.jsonl" "${extra[@]}" --out "$OUT/eval_$name.json"
+    done
+    exit 0
+fi
+
+# The recipe of the default model (see docs/model.md for why these numbers).
+CONFIG="$RUN_DIR/recipe.json"
+if [[ ! -f "$CONFIG" ]]; then
+cat > "$CONFIG" <<'JSON'
+{
+  "batch_size": 8,
+  "lr": 0.0005,
+  "warmup_steps": 500,
+  "structure_only_steps": 1000,
+  "curriculum_steps": 5000,
+  "max_cells_per_table": 40,
+  "max_cell_tokens_per_table": 480,
+  "eval_every": 1000,
+  "val_tables": 32,
+  "checkpoint_minutes": 10,
+  "log_every": 50,
+  "num_workers": 1,
+  "model": {
+    "image_size": 448,
+    "stem_width": 16,
+    "encoder_widths": [32, 64, 128],
+    "encoder_depths": [1, 1, 3],
+    "d_model": 256,
+    "n_heads": 4,
+    "structure_layers": 2,
+    "cell_layers": 1,
+    "max_structure_len": 500,
+    "max_cell_len": 100
+  }
+}
+JSON
+fi
+
+echo "$(date '+%F %T') train_default.sh: start/resume $RUN_DIR to step $STEPS" >> "$RUN_DIR/console.txt"
+exec python -m tablerec train --train synth:100000000 ${VAL:+--val "$VAL"} --out "$RUN_DIR" \
+    --config "$CONFIG" --resume --steps "$STEPS" ${DEVICE:+--device "$DEVICE"} --no-progress \
+    >> "$RUN_DIR/console.txt" 2>&1

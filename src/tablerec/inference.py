@@ -1,0 +1,131 @@
+"""Using a trained EDD: ``Predictor`` (load once, recognise many) and ``recognize`` (the shipped model).
+
+    from tablerec import recognize
+    table = recognize("table.png")          # -> Table: .to_html(), .structure, .cells[i].text / .bbox
+
+    from tablerec.inference import Predictor
+    predictor = Predictor(checkpoint="runs/x/last.pt", beam=3)
+    table = predictor.recognize(image)       # a path or a PIL image
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .model import EDD, load_model, prepare_image
+from .model.beam import decode, decoded_to_table
+from .table import Table
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "edd_default.pt"
+MAX_PIXELS = 40_000_000  # a larger "table image" is refused rather than decoded (decompression bombs)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
+
+
+class ImageError(ValueError):
+    """An input that is not a usable image (missing, unreadable, corrupt, empty or too large)."""
+
+
+def load_image(image_or_path: Any, max_pixels: int = MAX_PIXELS):
+    """A fully decoded RGB PIL image from a path or a PIL image; :class:`ImageError` if that fails."""
+    from PIL import Image
+
+    if isinstance(image_or_path, Image.Image):
+        image = image_or_path
+    else:
+        path = Path(image_or_path)
+        if not path.is_file():
+            raise ImageError(f"no such file: {path}")
+        try:
+            with Image.open(path) as im:
+                w, h = im.size
+                if w * h > max_pixels:
+                    raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels})")
+                im.load()
+                image = im.copy()
+        except ImageError:
+            raise
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:  # PIL raises all of these
+            raise ImageError(f"unreadable image {path}: {exc}") from None
+    w, h = image.size
+    if w < 2 or h < 2:
+        raise ImageError(f"image too small: {w}x{h} pixels")
+    if w * h > max_pixels:
+        raise ImageError(f"image too large: {w}x{h} pixels (limit {max_pixels})")
+    return image
+
+
+class Predictor:
+    """An EDD model ready for inference.
+
+    ``checkpoint``: a training checkpoint (``RUN_DIR/last.pt``) or an exported
+    one; ``None`` is the model shipped in ``tablerec/weights``.  ``device``:
+    ``None`` picks CUDA, then MPS, then CPU.  ``beam``: 1 is greedy decoding.
+    """
+
+    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1) -> None:
+        path = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
+        if not path.is_file():
+            hint = " (the default model has not been exported: see scripts/train_default.sh)" if checkpoint is None else ""
+            raise FileNotFoundError(f"no model checkpoint at {path}{hint}")
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+        self.device = torch.device(device)
+        self.checkpoint = path
+        self.model: EDD = load_model(path, self.device)
+        self.beam = max(1, int(beam))
+
+    @torch.inference_mode()
+    def recognize(self, image_or_path: Any, beam: int | None = None) -> Table:
+        """The table in an image (a path or a PIL image): structure, cell text and cell boxes in image pixels."""
+        image = load_image(image_or_path)
+        filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
+        x = prepare_image(image, self.model.config).to(self.device)
+        decoded = decode(self.model, x, beam=beam or self.beam)
+        return decoded_to_table(decoded, image.size, filename)
+
+    def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:
+        """One ``tablerec predict`` output line: ``{filename, html, cells: [{bbox}], seconds}``."""
+        start = time.perf_counter()
+        table = self.recognize(path)
+        return {
+            "filename": Path(path).name,
+            "html": table.to_html(),
+            "cells": [{"bbox": list(c.bbox) if c.bbox is not None else None} for c in table.cells],
+            "seconds": round(time.perf_counter() - start, 4),
+        }
+
+
+_default: Predictor | None = None
+_default_lock = threading.Lock()
+
+
+def default_predictor() -> Predictor:
+    """The shipped model on the best device, loaded once per process."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Predictor()
+        return _default
+
+
+def recognize(image_or_path: Any) -> Table:
+    """The table in an image (path or PIL image), read by the shipped default model."""
+    return default_predictor().recognize(image_or_path)
+
+
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """Files as given, and the image files inside each given directory (sorted)."""
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            paths.extend(sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            paths.append(p)
+    return paths

@@ -1,0 +1,361 @@
+"""Decoding an image with a trained EDD: greedy and beam search for both decoders, and repair.
+
+One image at a time: the structure decoder runs first (greedy, or a beam of
+``beam`` hypotheses), then every cell of the chosen structure is decoded as
+one batch by the cell decoder.  Both decoders keep a KV cache, so a step costs
+one token's worth of compute.  Whatever the decoders emit, the result is a
+well-formed table: :func:`repair_structure` closes what is open and drops
+stray tokens, :func:`repair_cell_tokens` balances inline tags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..table import INLINE_TAG_TOKENS
+from .edd import EDD
+from .vocab import expand_structure, opens_cell
+
+
+@dataclass
+class Decoded:
+    structure: list[str]  # PubTabNet structure tokens (with </td>), well formed
+    cells: list[list[str]]  # content tokens of each cell, inline tags balanced
+    boxes: list[tuple[float, float, float, float]]  # normalised x0, y0, x1, y1 per cell
+    structure_score: float = 0.0  # log-probability of the structure sequence
+
+
+@torch.no_grad()
+def decode(model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False) -> Decoded:
+    """Recognise one prepared image ``(C, S, S)`` (see ``prepare_image``).
+
+    ``beam`` 1 is greedy decoding; ``force_beam`` runs the beam search code even at beam 1 (tests).
+    """
+    memory, _, cell_memory, cell_grid = model.encoder(image.unsqueeze(0))
+    ids, hidden, score = decode_structure(model, memory, beam, force_beam)
+    tokens = [model.structure_vocab.tokens[i] for i in ids]
+    kept = repair_structure(tokens)
+    structure_tokens = [t for t, _ in kept]
+    open_idx = [src for i, (t, src) in enumerate(kept) if opens_cell(structure_tokens, i)]
+    if open_idx:
+        cell_hidden = hidden[torch.tensor(open_idx, dtype=torch.long)]
+        boxes = model.box_head(cell_hidden)
+        cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, cell_beam or beam, force_beam)
+        cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
+        box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
+    else:
+        cells, box_list = [], []
+    return Decoded(expand_structure(structure_tokens), cells, box_list, score)
+
+
+# ---- structure decoder --------------------------------------------------------------------
+
+
+def decode_structure(model: EDD, memory: torch.Tensor, beam: int = 1, force_beam: bool = False) -> tuple[list[int], torch.Tensor, float]:
+    """Structure token ids (no <sos>/<eos>), the hidden state that emitted each, and the sequence log-probability."""
+    dec = model.structure_decoder
+    vocab = model.structure_vocab
+    max_len = model.config.max_structure_len
+    memory_kv = dec.memory_kv(memory)
+    if beam > 1:
+        memory_kv = [(k.expand(beam, -1, -1, -1), v.expand(beam, -1, -1, -1)) for k, v in memory_kv]
+    caches = [dict() for _ in dec.layers]
+
+    def step(ids: torch.Tensor | None, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if ids is None:
+            ids = torch.full((beam, 1), vocab.sos_id, dtype=torch.long, device=memory.device)
+        logits, hidden = dec(ids.view(-1, 1), memory_kv, start=t, caches=caches)
+        return torch.log_softmax(logits[:, -1].float(), dim=-1), hidden[:, -1]
+
+    def reorder(index: torch.Tensor) -> None:
+        for cache in caches:
+            cache["k"], cache["v"] = cache["k"][index], cache["v"][index]
+
+    if beam <= 1 and not force_beam:
+        return _greedy_single(step, max_len, vocab.eos_id)
+    seqs = beam_search(step, reorder, groups=1, beam=beam, max_len=max_len, eos_id=vocab.eos_id, keep_aux=True)
+    ids, aux, score = seqs[0]
+    return ids, aux, score
+
+
+def _greedy_single(step: Callable, max_len: int, eos_id: int) -> tuple[list[int], torch.Tensor, float]:
+    ids: list[int] = []
+    hiddens: list[torch.Tensor] = []
+    score = 0.0
+    current = None
+    for t in range(max_len + 1):
+        logp, hidden = step(current, t)
+        if t == max_len:  # length limit: the sequence ends here
+            break
+        best = int(logp[0].argmax())
+        score += float(logp[0, best])
+        if best == eos_id:
+            break
+        ids.append(best)
+        hiddens.append(hidden[0])
+        current = torch.tensor([[best]], device=logp.device)
+    d = hidden.shape[-1]
+    return ids, (torch.stack(hiddens) if hiddens else torch.zeros(0, d)), score
+
+
+# ---- cell decoder ----------------------------------------------------------------------------
+
+
+def decode_cells(
+    model: EDD, memory: torch.Tensor, grid: tuple[int, int], cell_hidden: torch.Tensor, boxes: torch.Tensor, beam: int = 1,
+    force_beam: bool = False,
+) -> list[list[int]]:
+    """Content token ids of every cell, all cells of the table decoded as one batch."""
+    dec = model.cell_decoder
+    n_cells = cell_hidden.shape[0]
+    rows = n_cells * beam
+    max_len = model.config.max_cell_len
+    eos_id = model.cell_vocab.eos_id
+    memory_kv = dec.memory_kv(memory)  # one copy, shared by all cells (cross-attention is per table)
+    bias = dec.box_bias(boxes.unsqueeze(0), grid)  # (1, C, K)
+    if bias is not None and beam > 1:
+        bias = bias.repeat_interleave(beam, dim=1)
+    start_hidden = cell_hidden.repeat_interleave(beam, dim=0) if beam > 1 else cell_hidden
+    caches = [dict() for _ in dec.layers]
+    state = {"bias": bias, "rows": torch.arange(rows, device=memory.device)}
+
+    def step(ids: torch.Tensor | None, t: int) -> torch.Tensor:
+        n = state["rows"].shape[0]
+        is_start = torch.full((n, 1), ids is None, dtype=torch.bool, device=memory.device)
+        token_ids = ids.view(-1, 1) if ids is not None else torch.zeros(n, 1, dtype=torch.long, device=memory.device)
+        positions = torch.full((n, 1), t, dtype=torch.long, device=memory.device)
+        x = dec.inputs(start_hidden[state["rows"]].unsqueeze(1), token_ids, is_start, positions)
+        logits = dec(x, memory_kv, state["bias"], caches=caches, cross_shape=(1, n))
+        return torch.log_softmax(logits[:, -1].float(), dim=-1)
+
+    def reorder(index: torch.Tensor) -> None:
+        for cache in caches:
+            cache["k"], cache["v"] = cache["k"][index], cache["v"][index]
+        if state["bias"] is not None:
+            state["bias"] = state["bias"][:, index]
+        state["rows"] = state["rows"][index]
+
+    if beam <= 1 and not force_beam:
+        return _greedy_batch(step, reorder, n_cells, max_len, eos_id, memory.device)
+    return [ids for ids, _, _ in beam_search(lambda i, t: (step(i, t), None), reorder, n_cells, beam, max_len, eos_id)]
+
+
+def _greedy_batch(step: Callable, reorder: Callable, n: int, max_len: int, eos_id: int, device) -> list[list[int]]:
+    """Greedy decoding of n sequences at once; finished ones leave the batch (and its caches)."""
+    out: list[list[int]] = [[] for _ in range(n)]
+    active = torch.arange(n, device=device)
+    current = None
+    for t in range(max_len + 1):
+        logp = step(current, t)
+        if t == max_len:
+            break
+        best = logp.argmax(-1)
+        alive = best != eos_id
+        for row, token in zip(active[alive].tolist(), best[alive].tolist()):
+            out[row].append(token)
+        if not bool(alive.any()):
+            break
+        if not bool(alive.all()):
+            keep = alive.nonzero().squeeze(1)
+            reorder(keep)
+            active, best = active[keep], best[keep]
+        current = best.view(-1, 1)
+    return out
+
+
+# ---- beam search --------------------------------------------------------------------------------
+
+
+def beam_search(
+    step: Callable[[torch.Tensor | None, int], tuple[torch.Tensor, torch.Tensor | None]],
+    reorder: Callable[[torch.Tensor], None],
+    groups: int,
+    beam: int,
+    max_len: int,
+    eos_id: int,
+    keep_aux: bool = False,
+    length_penalty: float = 1.0,
+) -> list[tuple[list[int], torch.Tensor | None, float]]:
+    """Beam search over ``groups`` independent sequences, ``beam`` hypotheses each (rows ``g*beam + k``).
+
+    ``step(ids, t)`` gives log-probabilities ``(groups*beam, V)`` (and an aux
+    vector per row, kept along each hypothesis if ``keep_aux``); ``reorder``
+    re-indexes the caches after hypotheses are selected.  A group is done when
+    ``beam`` hypotheses have ended; hypotheses are ranked by
+    ``score / length**length_penalty``.  Returns ``(ids, aux (T, d) or None, score)`` per group.
+    """
+    scores = torch.full((groups, beam), float("-inf"))
+    scores[:, 0] = 0.0
+    tokens = torch.zeros(groups * beam, 0, dtype=torch.long)
+    aux_hist: torch.Tensor | None = None
+    finished: list[list[tuple[float, list[int], torch.Tensor | None, float]]] = [[] for _ in range(groups)]
+    done = [False] * groups
+    ids = None
+    for t in range(max_len + 1):
+        logp, aux = step(ids, t)
+        logp = logp.cpu()
+        vocab_size = logp.shape[-1]
+        if t == max_len:  # length limit: only <eos> may follow
+            forced = torch.full_like(logp, float("-inf"))
+            forced[:, eos_id] = logp[:, eos_id]
+            logp = forced
+        if keep_aux and aux is not None:
+            aux_step = aux.unsqueeze(1)
+            aux_hist = aux_step if aux_hist is None else torch.cat([aux_hist, aux_step], dim=1)
+        cand = (scores.unsqueeze(-1) + logp.view(groups, beam, vocab_size)).view(groups, -1)
+        top, idx = cand.topk(min(2 * beam, cand.shape[1]), dim=1)
+        new_scores = torch.full((groups, beam), float("-inf"))
+        new_rows = torch.arange(groups * beam).view(groups, beam).clone()  # done groups keep their rows
+        new_tokens = torch.full((groups, beam), eos_id, dtype=torch.long)
+        for g in range(groups):
+            if done[g]:
+                continue
+            k = 0
+            for s, j in zip(top[g].tolist(), idx[g].tolist()):
+                if s == float("-inf"):
+                    break
+                b, w = divmod(j, vocab_size)
+                row = g * beam + b
+                if w == eos_id:
+                    length = t + 1
+                    hyp_aux = aux_hist[row, :t] if keep_aux and aux_hist is not None else None
+                    finished[g].append((s / length**length_penalty, tokens[row].tolist(), hyp_aux, s))
+                    if len(finished[g]) >= beam:
+                        break
+                    continue
+                new_scores[g, k], new_rows[g, k], new_tokens[g, k] = s, row, w
+                k += 1
+                if k == beam:
+                    break
+            if len(finished[g]) >= beam or k == 0:
+                done[g] = True
+        if all(done):
+            break
+        index = new_rows.view(-1)
+        tokens = torch.cat([tokens[index], new_tokens.view(-1, 1)], dim=1)
+        if aux_hist is not None:
+            aux_hist = aux_hist[index.to(aux_hist.device)]
+        reorder(index.to(logp.device if aux is None else aux.device))
+        scores = new_scores
+        ids = new_tokens.view(-1, 1)
+    results = []
+    for g in range(groups):
+        if not finished[g]:  # cannot happen with the forced <eos>, kept for safety
+            results.append(([], None, float("-inf")))
+            continue
+        _, seq, hyp_aux, raw = max(finished[g], key=lambda f: f[0])
+        results.append((seq, hyp_aux, raw))
+    return results
+
+
+# ---- repair -----------------------------------------------------------------------------------
+
+
+def repair_structure(tokens: list[str]) -> list[tuple[str, int]]:
+    """Make a compressed structure sequence well formed: ``(token, source index or -1 if inserted)``.
+
+    Closes open ``<tr>``, ``<thead>``, ``<tbody>``; opens a row for a cell
+    outside one; drops stray closers, span attributes outside a ``<td``
+    opening, and a ``<td`` opening that never reaches its ``>``.  Implied
+    ``</td>`` (after each cell opening) are not in the output; explicit ones are dropped.
+    """
+    out: list[tuple[str, int]] = []
+    section: str | None = None
+    in_row = False
+    pending: list[tuple[str, int]] | None = None  # "<td" and its span tokens until ">"
+
+    def close_row() -> None:
+        nonlocal in_row
+        if in_row:
+            out.append(("</tr>", -1))
+            in_row = False
+
+    def close_section() -> None:
+        nonlocal section
+        close_row()
+        if section is not None:
+            out.append((f"</{section}>", -1))
+            section = None
+
+    def open_row_for_cell() -> None:
+        nonlocal in_row
+        if not in_row:
+            out.append(("<tr>", -1))
+            in_row = True
+
+    for i, tok in enumerate(tokens):
+        if pending is not None:
+            if tok.startswith((" colspan=", " rowspan=")):
+                if not any(p[0].split("=")[0] == tok.split("=")[0] for p in pending[1:]):
+                    pending.append((tok, i))
+                continue
+            if tok == ">":
+                out.extend(pending)
+                out.append((">", i))
+                pending = None
+                continue
+            pending = None  # an opening that never closed: drop it, then read tok normally
+        if tok in ("<thead>", "<tbody>"):
+            close_section()
+            section = tok[1:-1]
+            out.append((tok, i))
+        elif tok in ("</thead>", "</tbody>"):
+            if section == tok[2:-1]:
+                close_row()
+                out.append((tok, i))
+                section = None
+        elif tok == "<tr>":
+            close_row()
+            out.append((tok, i))
+            in_row = True
+        elif tok == "</tr>":
+            if in_row:
+                out.append((tok, i))
+                in_row = False
+        elif tok == "<td>":
+            open_row_for_cell()
+            out.append((tok, i))
+        elif tok == "<td":
+            open_row_for_cell()
+            pending = [(tok, i)]
+        # anything else (">" or spans outside an opening, explicit "</td>", specials) is stray
+    close_section()
+    close_row()
+    return out
+
+
+def repair_cell_tokens(tokens: list[str]) -> list[str]:
+    """Balance inline tags in a cell: drop closers of unopened tags, close what is still open."""
+    out: list[str] = []
+    stack: list[str] = []
+    for tok in tokens:
+        if tok in INLINE_TAG_TOKENS:
+            if tok.startswith("</"):
+                name = tok[2:-1]
+                if name not in stack:
+                    continue
+                while stack:  # close inner tags first so nesting stays proper
+                    top = stack.pop()
+                    out.append(f"</{top}>")
+                    if top == name:
+                        break
+                continue
+            stack.append(tok[1:-1])
+        out.append(tok)
+    out.extend(f"</{name}>" for name in reversed(stack))
+    return out
+
+
+def decoded_to_table(decoded: Decoded, image_size: tuple[int, int], filename: str = ""):
+    """A :class:`Table` from a decoding, boxes scaled back to the original image's pixels."""
+    from ..table import Cell, Table
+
+    width, height = image_size
+    cells = [
+        Cell(tokens=list(tokens), bbox=(round(b[0] * width, 1), round(b[1] * height, 1), round(b[2] * width, 1), round(b[3] * height, 1)))
+        for tokens, b in zip(decoded.cells, decoded.boxes)
+    ]
+    return Table(list(decoded.structure), cells, filename=filename)

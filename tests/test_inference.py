@@ -1,0 +1,116 @@
+"""Inference: the shipped model, Predictor/recognize, and `tablerec predict` on good and broken images."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tablerec.inference import DEFAULT_WEIGHTS, ImageError, Predictor, load_image
+from tablerec.model import EDDConfig, create_model
+from tablerec.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = EDDConfig(
+    image_size=64, stem_width=8, encoder_widths=(16, 32), encoder_depths=(1, 1), encoder_strides=(2, 2),
+    d_model=32, n_heads=2, structure_layers=1, cell_layers=1, max_structure_len=40, max_cell_len=8,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    model = create_model(TINY)
+    with torch.no_grad():  # an untrained model that still emits a few cells, so every code path runs
+        model.structure_decoder.head.bias[model.structure_vocab.index["<td>"]] += 3.0
+        model.structure_decoder.head.bias[model.structure_vocab.eos_id] += 2.0
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    torch.save({"model": model.state_dict(), "model_config": TINY.to_dict(),
+                "vocab": {"structure": model.structure_vocab.tokens, "cell": model.cell_vocab.tokens}}, path)
+    return path
+
+
+def first_example(pubtabnet_examples: Path) -> Path:
+    return sorted((pubtabnet_examples / "images").glob("*.png"))[0]
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.is_file(), reason="no shipped weights")
+def test_shipped_model_predicts_valid_html(pubtabnet_examples):
+    from tablerec import recognize
+
+    image = first_example(pubtabnet_examples)
+    table = recognize(image)
+    assert isinstance(table, Table)
+    parsed = Table.from_html(table.to_html())
+    assert parsed.structure == table.structure
+    assert DEFAULT_WEIGHTS.stat().st_size <= 30 * 2**20
+    from PIL import Image
+
+    w, h = Image.open(image).size
+    for cell in table.cells:
+        x0, y0, x1, y1 = cell.bbox
+        assert 0 <= x0 <= x1 <= w and 0 <= y0 <= y1 <= h
+
+
+def test_predictor_greedy_and_beam(tiny_checkpoint, pubtabnet_examples):
+    from PIL import Image
+
+    predictor = Predictor(tiny_checkpoint, device="cpu")
+    path = first_example(pubtabnet_examples)
+    by_path = predictor.recognize(path)
+    by_image = predictor.recognize(Image.open(path))
+    assert by_path.structure == by_image.structure and by_path.filename == path.name
+    assert by_path.cells, "the biased tiny model emits cells"
+    Table.from_html(predictor.recognize(path, beam=2).to_html())
+
+
+def test_load_image_refuses_broken_inputs(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    with pytest.raises(ImageError):
+        load_image(tmp_path / "corrupt.png")
+    with pytest.raises(ImageError):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="too large"):
+        load_image(Image.new("L", (100, 100)), max_pixels=5000)
+
+
+def test_missing_default_weights_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model checkpoint"):
+        Predictor(tmp_path / "nope.pt")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    return subprocess.run([sys.executable, "-m", "tablerec", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_predict_cli_reports_a_corrupt_image_and_goes_on(tmp_path, tiny_checkpoint, pubtabnet_examples):
+    images = tmp_path / "images"
+    images.mkdir()
+    good = first_example(pubtabnet_examples)
+    (images / "a_good.png").write_bytes(good.read_bytes())
+    (images / "b_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\ngarbage")
+    (images / "c_good.png").write_bytes(good.read_bytes())
+    out = tmp_path / "pred.jsonl"
+    result = run_cli("predict", str(images), "-o", str(out), "--model", str(tiny_checkpoint), "--no-progress")
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "b_corrupt.png" in line]
+    assert len(errors) == 1
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["filename"] for r in lines] == ["a_good.png", "c_good.png"]
+    for r in lines:
+        assert set(r) == {"filename", "html", "cells", "seconds"}
+        Table.from_html(r["html"])
+
+
+def test_predict_cli_single_image_prints_html(tiny_checkpoint, pubtabnet_examples):
+    result = run_cli("predict", str(first_example(pubtabnet_examples)), "--model", str(tiny_checkpoint))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("<html><body><table>")

@@ -1,0 +1,194 @@
+"""The EDD model: vocabularies, shapes and masks, training layout == decoding layout, search, repair."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from tablerec.model import EDDConfig, create_model, prepare_image
+from tablerec.model.beam import decode, decoded_to_table, repair_cell_tokens, repair_structure
+from tablerec.model.vocab import cell_opening_positions, cell_vocab, compress_structure, expand_structure, structure_vocab
+from tablerec.pubtabnet import _structure_problems, read_tables
+from tablerec.table import Table
+from tablerec.training import TrainConfig, collate, encode_example
+
+TINY = EDDConfig(
+    image_size=64, stem_width=8, encoder_widths=(16, 32), encoder_depths=(1, 1), encoder_strides=(2, 2),
+    d_model=32, n_heads=2, structure_layers=2, cell_layers=2, max_structure_len=60, max_cell_len=12,
+)
+
+
+def small_table(n_rows: int = 2, texts=("a", "bc", "", "d<")) -> tuple[object, Table]:
+    from PIL import Image
+
+    html = "<table><thead><tr><td>" + "</td><td>".join(texts[:2]) + "</td></tr></thead><tbody>"
+    html += "".join("<tr><td colspan=\"2\">" + texts[(2 + r) % len(texts)] + "</td></tr>" for r in range(n_rows - 1))
+    html += "</tbody></table>"
+    table = Table.from_html(html)
+    for i, cell in enumerate(table.cells):
+        if cell.tokens:
+            cell.bbox = (5 + i, 5 + 2 * i, 30 + i, 20 + 2 * i)
+    return Image.new("RGB", (80, 40), "white"), table
+
+
+def batch_of(model, examples, cfg=None):
+    rng = random.Random(0)
+    cfg = cfg or TrainConfig()
+    return collate([encode_example(im, t, model.config, model.structure_vocab, model.cell_vocab, rng, cfg) for im, t in examples])
+
+
+# ---- vocabularies ----------------------------------------------------------------------------------
+
+
+def test_compressed_structure_round_trips_and_covers_real_tokens(pubtabnet_examples):
+    svocab, cvocab = structure_vocab(), cell_vocab()
+    for table in read_tables(pubtabnet_examples / "annotations.jsonl"):
+        compressed = compress_structure(table.structure)
+        assert "</td>" not in compressed
+        assert expand_structure(compressed) == table.structure
+        assert len(cell_opening_positions(compressed)) == len(table.cells)
+        assert svocab.unk_id not in svocab.encode(compressed)
+        for cell in table.cells:
+            assert cvocab.decode(cvocab.encode(cell.tokens)) == cell.tokens
+
+
+# ---- shapes and masks ----------------------------------------------------------------------------------
+
+
+def test_forward_losses_are_finite_and_backward_reaches_every_parameter():
+    torch.manual_seed(0)
+    model = create_model(TINY)
+    batch = batch_of(model, [small_table(2), small_table(3)])
+    assert batch["images"].shape == (2, 1, 64, 64)
+    assert batch["cell_in"].shape == batch["cell_seg"].shape == batch["cell_out"].shape
+    out = model(batch)
+    for key in ("loss", "structure", "cell", "box"):
+        assert torch.isfinite(out[key]), key
+    out["loss"].backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing
+
+
+def test_fine_cell_memory_variant_trains_and_decodes():
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    model = create_model(replace(TINY, cell_fine_memory=True))
+    memory, grid, cell_memory, cell_grid = model.encoder(torch.rand(2, 1, 64, 64))
+    assert grid == (8, 8) and cell_grid == (16, 16) and cell_memory.shape == (2, 256, TINY.d_model)
+    out = model(batch_of(model, [small_table(2), small_table(3)]))
+    out["loss"].backward()
+    decoded = decode(model.eval(), torch.rand(1, 64, 64))
+    Table.from_html(decoded_to_table(decoded, (100, 50)).to_html())
+
+
+def test_packed_cells_do_not_see_each_other():
+    """Changing one cell's tokens changes nothing in the other cells' logits (block-diagonal mask)."""
+    torch.manual_seed(0)
+    model = create_model(TINY).eval()
+    batch = batch_of(model, [small_table(3)], TrainConfig(box_jitter=0.0))
+    logits = {}
+
+    def capture(module, inputs, output):
+        logits["x"] = output
+
+    handle = model.cell_decoder.head.register_forward_hook(capture)
+    model(batch)
+    before = logits["x"].clone()
+    seg = batch["cell_seg"][0]
+    other = batch["cell_in"].clone()
+    last_cell = int(seg.max())
+    positions = ((seg == last_cell) & ~batch["cell_is_start"][0]).nonzero().flatten()
+    other[0, positions] = 5
+    model({**batch, "cell_in": other})
+    handle.remove()
+    untouched = seg != last_cell
+    assert torch.allclose(before[0, untouched], logits["x"][0, untouched], atol=1e-5)
+
+
+def test_training_layout_equals_incremental_decoding():
+    """Teacher-forced logits equal the logits of step-by-step decoding with the KV caches."""
+    torch.manual_seed(0)
+    model = create_model(TINY).eval()
+    image, table = small_table(3)
+    batch = batch_of(model, [(image, table)], TrainConfig(box_jitter=0.0, max_cells_per_table=100))
+    with torch.no_grad():
+        memory, grid, _, _ = model.encoder(batch["images"])
+        kv = model.structure_decoder.memory_kv(memory)
+        full, hidden = model.structure_decoder(batch["structure_in"], kv)
+        caches = [dict() for _ in model.structure_decoder.layers]
+        steps = [model.structure_decoder(batch["structure_in"][:, t : t + 1], kv, start=t, caches=caches)[0] for t in range(batch["structure_in"].shape[1])]
+    assert torch.allclose(full, torch.cat(steps, dim=1), atol=1e-4)
+
+
+def test_beam_one_equals_greedy():
+    torch.manual_seed(1)
+    model = create_model(TINY).eval()
+    # Push the untrained model towards short, cell-bearing sequences so the test exercises both decoders.
+    with torch.no_grad():
+        model.structure_decoder.head.bias[model.structure_vocab.index["<td>"]] += 3.0
+        model.structure_decoder.head.bias[model.structure_vocab.eos_id] += 2.5
+    x = torch.rand(1, 64, 64)
+    greedy = decode(model, x, beam=1)
+    beam1 = decode(model, x, beam=1, force_beam=True)
+    assert greedy.structure == beam1.structure
+    assert greedy.cells == beam1.cells
+    assert greedy.cells, "the test needs at least one cell"
+    beam3 = decode(model, x, beam=3)
+    assert beam3.structure_score >= greedy.structure_score - 1e-4 or len(beam3.structure) != len(greedy.structure)
+
+
+def test_decoding_respects_length_limits_and_always_gives_valid_html():
+    torch.manual_seed(2)
+    model = create_model(TINY).eval()
+    for beam in (1, 2):
+        decoded = decode(model, torch.rand(1, 64, 64), beam=beam)
+        assert len(compress_structure(decoded.structure)) <= TINY.max_structure_len + 8  # + inserted closers
+        assert all(len(c) <= TINY.max_cell_len + 4 for c in decoded.cells)
+        table = decoded_to_table(decoded, (200, 100))
+        assert not _structure_problems(table.structure)
+        Table.from_html(table.to_html())
+
+
+# ---- repair --------------------------------------------------------------------------------------------
+
+
+def test_repair_makes_any_token_soup_well_formed():
+    rng = random.Random(0)
+    tokens = structure_vocab().tokens[4:] + ["</td>"]
+    for _ in range(300):
+        soup = [rng.choice(tokens) for _ in range(rng.randint(0, 40))]
+        repaired = [t for t, _ in repair_structure(soup)]
+        expanded = expand_structure(repaired)
+        assert not _structure_problems(expanded), (soup, expanded)
+        cells = [[] for t in range(len(cell_opening_positions(repaired)))]
+        Table(expanded, [__import__("tablerec.table", fromlist=["Cell"]).Cell(tokens=c) for c in cells])
+
+
+def test_repair_keeps_valid_structure_and_sources():
+    structure = compress_structure(["<thead>", "<tr>", "<td", ' colspan="2"', ">", "</td>", "</tr>", "</thead>", "<tbody>", "<tr>", "<td>", "</td>", "<td>", "</td>", "</tr>", "</tbody>"])
+    repaired = repair_structure(structure)
+    assert [t for t, _ in repaired] == structure
+    assert [i for _, i in repaired] == list(range(len(structure)))
+    # Unclosed: everything gets closed; a dangling "<td" opening is dropped.
+    assert [t for t, _ in repair_structure(["<tbody>", "<tr>", "<td>", "<td", ' rowspan="2"'])] == ["<tbody>", "<tr>", "<td>", "</tr>", "</tbody>"]
+
+
+def test_cell_text_is_escaped_and_inline_tags_balanced():
+    assert repair_cell_tokens(["<b>", "x", "<i>", "y"]) == ["<b>", "x", "<i>", "y", "</i>", "</b>"]
+    assert repair_cell_tokens(["</b>", "x", "<sup>", "1", "</b>"]) == ["x", "<sup>", "1", "</sup>"]
+    image, table = small_table(2, texts=("<", "&", ">", "<script>"))
+    html = table.to_html()
+    assert "<script>" not in html and "&lt;" in html
+
+
+def test_prepare_image_is_resized_ink_positive():
+    from PIL import Image
+
+    img = Image.new("RGB", (300, 100), "white")
+    img.paste((0, 0, 0), (0, 0, 150, 100))
+    x = prepare_image(img, TINY)
+    assert x.shape == (1, 64, 64)
+    assert x[0, :, :30].mean() > 0.95 and x[0, :, 34:].mean() < 0.05
