@@ -89,3 +89,20 @@ def test_show_writes_a_page_with_images_boxes_and_tables(tmp_path, pubtabnet_exa
     page = out.read_text()
     assert page.count("<section>") == 3 and page.count("<img ") == 3 and "<rect " in page
     assert (out.parent / page.split('<img src="')[1].split('"')[0]).resolve().is_file()
+
+
+def test_prediction_lines_read_as_tables_with_boxes(tmp_path):
+    # `tablerec predict -o` writes {filename, html, cells: [{bbox}]}; show and read_tables take it as is.
+    lines = [
+        {"filename": "a.png", "html": "<html><body><table><tr><td>x &lt;b&gt;</td><td></td></tr></table></body></html>",
+         "cells": [{"bbox": [1, 2, 10, 12]}, {"bbox": None}], "seconds": 0.1},
+        {"filename": "b.png", "html": "no table here", "cells": []},
+    ]
+    path = tmp_path / "pred.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    errors: list[str] = []
+    tables = list(read_tables(path, errors))
+    assert [t.filename for t in tables] == ["a.png"]
+    assert tables[0].cells[0].text == "x <b>" and tables[0].cells[0].bbox == (1, 2, 10, 12)
+    assert tables[0].cells[1].bbox is None
+    assert len(errors) == 1 and ":2:" in errors[0]

@@ -80,7 +80,7 @@ def _image_size(path: Path, errors: list[str]) -> tuple[int, int] | None:
 
 def add_show_parser(sub) -> None:
     p = sub.add_parser("show", help="write an HTML page with each table's image, cell boxes and rendered HTML")
-    p.add_argument("file", help="PubTabNet jsonl")
+    p.add_argument("file", help="PubTabNet jsonl, or predictions written by tablerec predict -o")
     p.add_argument("--images", help="image folder (default: images/ beside the jsonl)")
     p.add_argument("-o", "--out", default="show.html", help="HTML page to write (default: show.html)")
     p.add_argument("--limit", type=int, default=200, help="show at most this many tables (default: 200)")
@@ -280,6 +280,52 @@ def cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
+# ---- serve (owner: web module) ------------------------------------------------
+
+
+def add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="a web page: drop a table image, see its cells and HTML")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    p.add_argument("--model", help="checkpoint (default: the shipped model)")
+    p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--beam", type=int, default=1, help="default beam size (default 1: greedy; the page can change it)")
+    p.add_argument("--examples", metavar="DIR", help="folder of example images to offer (default: the bundled examples)")
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    import errno
+
+    from .web.server import MAX_BEAM, make_server
+
+    if not 1 <= args.beam <= MAX_BEAM:
+        fail(f"--beam must be from 1 to {MAX_BEAM}")
+    if not 0 <= args.port <= 65535:
+        fail(f"--port must be from 0 to 65535, not {args.port}")
+    if args.examples and not Path(args.examples).is_dir():
+        fail(f"no such folder: {args.examples}")
+    try:
+        server = make_server(args.host, args.port, args.model, args.device, args.beam, args.examples)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            fail(f"port {args.port} on {args.host} is already in use (try --port {args.port + 1}, or --port 0 for a free one)")
+        fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    try:
+        server.app.predictor()  # load now: a bad model fails here, not on the first request
+    except Exception as exc:  # a missing, truncated or foreign checkpoint: one line, no traceback
+        server.server_close()
+        fail(f"cannot load model {args.model or '(shipped default)'}: {exc}")
+    try:
+        print(f"serving on {server.url} (Ctrl-C to stop)", flush=True)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+    finally:
+        server.server_close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tablerec", description="Image-based table recognition: image in, HTML out.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -289,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = [add_predict_parser, add_eval_parser, add_train_parser, add_synth_parser, add_validate_parser, add_show_parser]
+SUBCOMMANDS = [add_predict_parser, add_eval_parser, add_train_parser, add_synth_parser, add_validate_parser, add_show_parser,
+               add_serve_parser]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

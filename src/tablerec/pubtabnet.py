@@ -40,12 +40,28 @@ def iter_records(path: str | os.PathLike) -> Iterator[tuple[int, dict | None, st
             yield line_no, record, None
 
 
+def table_from_record(record: dict[str, Any]) -> Table:
+    """A PubTabNet annotation, or a prediction line ``{filename, html: "<table>...", cells: [{bbox}]}``.
+
+    Predictions (what ``tablerec predict -o`` writes) carry HTML rather than
+    tokens; their boxes are attached to the cells in document order.
+    """
+    if isinstance(record.get("html"), str):
+        table = Table.from_html(record["html"], str(record.get("filename", "")))
+        boxes = [c.get("bbox") if isinstance(c, dict) else None for c in record.get("cells") or []]
+        if len(boxes) == len(table.cells):
+            for cell, box in zip(table.cells, boxes):
+                cell.bbox = tuple(box) if box else None
+        return table
+    return Table.from_record(record)
+
+
 def read_tables(path: str | os.PathLike, errors: list[str] | None = None) -> Iterator[Table]:
-    """Stream Tables from a PubTabNet jsonl; bad lines are skipped and described in ``errors`` if given."""
+    """Stream Tables from a PubTabNet jsonl (or predictions, see ``table_from_record``); bad lines are skipped and described in ``errors`` if given."""
     for line_no, record, error in iter_records(path):
         if record is not None:
             try:
-                yield Table.from_record(record)
+                yield table_from_record(record)
                 continue
             except TableError as exc:
                 error = str(exc)
