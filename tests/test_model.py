@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 import torch
 
 from tablerec.model import EDDConfig, create_model, prepare_image

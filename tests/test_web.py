@@ -11,32 +11,12 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
 
-from tablerec.model import EDDConfig, create_model
 from tablerec.table import Table
 from tablerec.web import MAX_BODY_BYTES, make_server
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "images"
-# A tiny untrained model keeps the test fast on a busy CPU; the shipped one is exercised in test_inference.
-TINY = EDDConfig(
-    image_size=64, stem_width=8, encoder_widths=(16, 32), encoder_depths=(1, 1), encoder_strides=(2, 2),
-    d_model=32, n_heads=2, structure_layers=1, cell_layers=1, max_structure_len=40, max_cell_len=8,
-)
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    model = create_model(TINY)
-    with torch.no_grad():  # untrained, but biased to emit a few cells
-        model.structure_decoder.head.bias[model.structure_vocab.index["<td>"]] += 3.0
-        model.structure_decoder.head.bias[model.structure_vocab.eos_id] += 2.0
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    torch.save({"model": model.state_dict(), "model_config": TINY.to_dict(),
-                "vocab": {"structure": model.structure_vocab.tokens, "cell": model.cell_vocab.tokens}}, path)
-    return path
 
 
 @pytest.fixture(scope="module")

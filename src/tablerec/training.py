@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -33,7 +33,6 @@ from .model import EDD, EDDConfig, create_model, load_model
 from .model.beam import decode, decoded_to_table
 from .model.edd import prepare_image
 from .model.vocab import Vocab, cell_opening_positions, compress_structure
-from .pubtabnet import iter_records
 from .table import Table, TableError
 
 

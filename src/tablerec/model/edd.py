@@ -25,7 +25,7 @@ linear per step.  See docs/model.md for the measurements.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
