@@ -3,13 +3,15 @@
 #
 #   bash scripts/train_default.sh            # start or resume runs/default (foreground)
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
-#   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg)
+#   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another)
 #
 # Environment: RUN_DIR (default runs/default), VAL (validation data, default synth:32; empty: none), STEPS (total optimizer steps; changing it on a resumed
 # run re-times the cosine learning-rate decay), DEVICE (default: best available).
 # Logs: $RUN_DIR/log.txt (losses, validation TEDS), $RUN_DIR/metrics.jsonl; console output in
 # $RUN_DIR/console.txt.  A checkpoint ($RUN_DIR/last.pt) is written every 10 minutes.
+# Across machines: runs/ is not in git, so `export` also copies the logs to docs/training/; on a fresh clone
+# (no last.pt) the run carries on from the committed export's step and recipe with a fresh optimizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR=${RUN_DIR:-runs/default}
@@ -24,7 +26,8 @@ import sys
 from tablerec.training import export_weights, plot_learning_curve
 print(export_weights(sys.argv[1] + '/last.pt', sys.argv[2]))
 print(plot_learning_curve(sys.argv[1], sys.argv[3]))
-" "$RUN_DIR" src/tablerec/weights/edd_default.pt docs/model_curve.svg
+" "$RUN_DIR" src/tablerec/weights/edd_default.pt docs/model_curve.svg && mkdir -p docs/training \
+    && cp "$RUN_DIR/log.txt" "$RUN_DIR/metrics.jsonl" "$RUN_DIR/recipe.json" docs/training/
 fi
 
 if [[ "${1:-}" == "report" ]]; then
@@ -81,7 +84,16 @@ cat > "$CONFIG" <<'JSON'
 JSON
 fi
 
-echo "$(date '+%F %T') train_default.sh: start/resume $RUN_DIR to step $STEPS" >> "$RUN_DIR/console.txt"
-exec python -m tablerec train --train synth:100000000 ${VAL:+--val "$VAL"} --out "$RUN_DIR" \
+# A fresh clone: continue from the committed export (if it is a trained one) and its logs.
+WEIGHTS=src/tablerec/weights/edd_default.pt
+INIT=()
+if [[ ! -f "$RUN_DIR/last.pt" && -f docs/training/metrics.jsonl ]] \
+   && python -c "import sys, torch; sys.exit(0 if (torch.load('$WEIGHTS', weights_only=False).get('meta') or {}).get('step', 0) >= 1000 else 1)"; then
+    INIT=(--init "$WEIGHTS")
+    [[ -f "$RUN_DIR/metrics.jsonl" ]] || cp docs/training/log.txt docs/training/metrics.jsonl "$RUN_DIR/"
+fi
+
+echo "$(date '+%F %T') train_default.sh: start/resume $RUN_DIR to step $STEPS ${INIT[*]}" >> "$RUN_DIR/console.txt"
+exec python -m tablerec train "${INIT[@]}" --train synth:100000000 ${VAL:+--val "$VAL"} --out "$RUN_DIR" \
     --config "$CONFIG" --resume --steps "$STEPS" ${DEVICE:+--device "$DEVICE"} --no-progress \
     >> "$RUN_DIR/console.txt" 2>&1

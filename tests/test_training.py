@@ -76,6 +76,22 @@ def test_export_makes_a_small_loadable_checkpoint(tmp_path, synth_available):
     assert next(model.parameters()).dtype == torch.float32
 
 
+def test_init_from_exported_weights_carries_on_the_recipe(tmp_path, synth_available):
+    # A run whose directory is lost continues from its export: same recipe, same step, the export's weights.
+    cfg = tiny_train_config(steps=3, batch_size=2)
+    train("synth:50", None, tmp_path / "first", cfg, progress=False)
+    exported = export_weights(tmp_path / "first" / "last.pt", tmp_path / "export.pt", half=False)
+    other = tiny_train_config(steps=1, batch_size=7)  # ignored: the export's recipe wins
+    train("synth:50", None, tmp_path / "second", other, progress=False, steps=5, init=exported)
+    state = torch.load(tmp_path / "second" / "last.pt", weights_only=False)
+    assert state["step"] == 5
+    assert state["train_config"]["batch_size"] == 2
+    log = (tmp_path / "second" / "log.txt").read_text()
+    assert "initialised from" in log and "at step 3" in log
+    start = torch.load(exported, weights_only=False)["model"]
+    assert any(not torch.equal(start[k], v) for k, v in state["model"].items() if v.is_floating_point())
+
+
 def test_cli_train_on_pubtabnet_jsonl(tmp_path, pubtabnet_examples):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({**asdict(tiny_train_config()), "val_tables": 2, "eval_every": 2}))

@@ -198,6 +198,7 @@ def add_train_parser(sub) -> None:
     p.add_argument("--val-images", help="image folder of --val (default: images/ beside the jsonl)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt if it exists")
     p.add_argument("--steps", type=int, help="total optimizer steps (on --resume: change the run's length)")
+    p.add_argument("--init", metavar="WEIGHTS", help="with no checkpoint to resume: start from these weights (e.g. an exported model) and carry on its recipe from its step")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -218,7 +219,7 @@ def cmd_train(args) -> int:
         fail(f"bad config {args.config}: {exc}")
     result = train(
         args.train, args.val, args.out, cfg, resume=args.resume, images=args.images, val_images=args.val_images,
-        device=args.device, progress=not args.no_progress, steps=args.steps,
+        device=args.device, progress=not args.no_progress, steps=args.steps, init=args.init,
     )
     if result:
         print(json.dumps({k: round(v, 4) for k, v in result.items()}))

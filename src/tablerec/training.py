@@ -474,8 +474,14 @@ def train(
     device: str | None = None,
     progress: bool = True,
     steps: int | None = None,
+    init: str | os.PathLike | None = None,
 ) -> dict:
-    """Train (or resume) a run; returns the last validation metrics (empty without validation)."""
+    """Train (or resume) a run; returns the last validation metrics (empty without validation).
+
+    ``init``: when there is no checkpoint to resume, start from these weights (a training checkpoint or an
+    exported one such as the shipped model) and, if they record their step and recipe, carry on from that
+    step of that recipe with a fresh optimizer, so a run whose directory was lost continues from its export.
+    """
     from tqdm import tqdm
 
     cfg = cfg or TrainConfig()
@@ -500,10 +506,25 @@ def train(
     torch.manual_seed(cfg.seed + rank)
     random.seed(cfg.seed + rank)
 
-    model = load_model(state, "cpu").train() if state else create_model(cfg.model)
+    init_state = None
+    if state is None and init is not None:
+        init_state = torch.load(init, map_location="cpu", weights_only=False)
+        meta = init_state.get("meta") or {"step": init_state.get("step"), "train_config": init_state.get("train_config")}
+        if meta.get("train_config"):
+            cfg = TrainConfig.from_dict(meta["train_config"])
+            if steps is not None:
+                cfg = replace(cfg, steps=steps)
+    model = load_model(state or init_state, "cpu").train() if (state or init_state) else create_model(cfg.model)
     model = model.to(dev)
     optimizer = make_optimizer(model, cfg)
     step, train_seconds, last_eval = 0, 0.0, {}
+    rewarm_from = None  # a fresh optimizer mid-schedule ramps its learning rate up again over 100 steps
+    if init_state is not None:
+        step = int(meta.get("step") or 0)
+        train_seconds = float(meta.get("train_hours") or 0.0) * 3600
+        last_eval = meta.get("last_eval") or {}
+        rewarm_from = step
+        log(f"initialised from {init} at step {step} (fresh optimizer)")
     if state:
         optimizer.load_state_dict(state["optimizer"])
         step, train_seconds = state["step"], state.get("train_seconds", 0.0)
@@ -511,7 +532,7 @@ def train(
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
         log(f"resumed from {ckpt_path} at step {step}")
-    else:
+    elif init_state is None:
         n_params = sum(p.numel() for p in model.parameters())
         log(f"new run: {n_params / 1e6:.2f}M parameters, config {json.dumps(cfg.to_dict())}")
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2)) if main_process else None
@@ -555,6 +576,8 @@ def train(
             continue
         batch = {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
         lr = learning_rate(step, cfg)
+        if rewarm_from is not None:
+            lr *= min(1.0, (step - rewarm_from + 1) / 100)
         for group in optimizer.param_groups:
             group["lr"] = lr
         with_cells = step >= cfg.structure_only_steps
