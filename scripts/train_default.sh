@@ -21,13 +21,14 @@ mkdir -p "$RUN_DIR"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
 if [[ "${1:-}" == "export" ]]; then
-    exec python -c "
+    python -c "
 import sys
 from tablerec.training import export_weights, plot_learning_curve
 print(export_weights(sys.argv[1] + '/last.pt', sys.argv[2]))
 print(plot_learning_curve(sys.argv[1], sys.argv[3]))
 " "$RUN_DIR" src/tablerec/weights/edd_default.pt docs/model_curve.svg && mkdir -p docs/training \
     && cp "$RUN_DIR/log.txt" "$RUN_DIR/metrics.jsonl" "$RUN_DIR/recipe.json" docs/training/
+    exit 0
 fi
 
 if [[ "${1:-}" == "report" ]]; then
