@@ -22,12 +22,22 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 
 if [[ "${1:-}" == "export" ]]; then
     python -c "
-import sys
+import json, shutil, sys
+from pathlib import Path
 from tablerec.training import export_weights, plot_learning_curve
-print(export_weights(sys.argv[1] + '/last.pt', sys.argv[2]))
-print(plot_learning_curve(sys.argv[1], sys.argv[3]))
-" "$RUN_DIR" src/tablerec/weights/edd_default.pt docs/model_curve.svg && mkdir -p docs/training \
-    && cp "$RUN_DIR/log.txt" "$RUN_DIR/metrics.jsonl" "$RUN_DIR/recipe.json" docs/training/
+run, weights, curve, logs = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
+out = export_weights(run / 'last.pt', weights)
+print(out)
+# The logs up to the exported step (the run may have gone past its last checkpoint), for a later --init.
+import torch
+step = torch.load(out, weights_only=False)['meta']['step']
+logs.mkdir(parents=True, exist_ok=True)
+records = [line for line in (run / 'metrics.jsonl').read_text().splitlines() if line.strip() and json.loads(line)['step'] <= step]
+(logs / 'metrics.jsonl').write_text(''.join(line + '\\n' for line in records))
+shutil.copy(run / 'log.txt', logs / 'log.txt')
+shutil.copy(run / 'recipe.json', logs / 'recipe.json')
+print(plot_learning_curve(logs, curve))
+" "$RUN_DIR" src/tablerec/weights/edd_default.pt docs/model_curve.svg docs/training
     exit 0
 fi
 
