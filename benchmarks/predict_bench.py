@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import torch
 
 from tablerec.inference import Predictor
@@ -250,15 +251,6 @@ def save_predictions(run: Run, out_dir: Path) -> Path:
     return path
 
 
-def percentile(values: list[float], q: float) -> float:
-    """Linear-interpolation percentile (numpy's default), q in [0, 100]."""
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def results_table(runs: Iterable[Run]) -> str:
     """The markdown table: one row per (system, set)."""
     lines = ["| system | set | tables | p50 s | p90 s | tables/s | TEDS | TEDS-S |", "|---|---|---|---|---|---|---|---|"]
@@ -267,7 +259,8 @@ def results_table(runs: Iterable[Run]) -> str:
         assert report is not None
         tables = f"{len(report.tables)}" + (f" ({len(run.errors)} failed)" if run.errors else "")
         if run.seconds:
-            timing = f"{percentile(run.seconds, 50):.2f} | {percentile(run.seconds, 90):.2f} | {len(run.seconds) / sum(run.seconds):.2f}"
+            p50, p90 = np.percentile(run.seconds, [50, 90])
+            timing = f"{p50:.2f} | {p90:.2f} | {len(run.seconds) / sum(run.seconds):.2f}"
         else:
             timing = "- | - | -"
         teds = "-" if report.mean_teds is None else f"{report.mean_teds:.4f}"
@@ -297,30 +290,18 @@ def machine_line(load: tuple[float, float, float] | None) -> str:
 
 # ---- side by side ------------------------------------------------------------------------
 
-# Tags kept when a predicted table is shown; anything else (a stray tag from OCR text, a script) loses its tag, keeps its text.
-SHOWN_TAGS = {"table", "thead", "tbody", "tr", "td", "th", "b", "i", "u", "s", "em", "strong", "sup", "sub", "br", "span", "overline", "underline", "strike"}
-
-
 def shown_table(html: str | None) -> str:
-    """The ``<table>`` of an HTML document, cleaned to table markup and spans, ready to embed."""
-    from lxml import etree
-    from lxml import html as lxml_html
+    """The ``<table>`` of an HTML document, ready to embed: read back through ``Table.from_html``, so only
+    table markup and inline tags survive and all text is escaped (a stray tag from OCR text cannot run)."""
+    from tablerec import Table, TableError
 
     if not html or not html.strip():
         return "<p><i>no prediction</i></p>"
     try:
-        table = lxml_html.document_fromstring(html).find(".//table")
-    except (etree.LxmlError, ValueError):
-        table = None
-    if table is None:
+        document = Table.from_html(html).to_html()
+    except TableError:
         return "<p><i>no table in the output</i></p>"
-    etree.strip_elements(table, etree.Comment, etree.ProcessingInstruction, with_tail=False)
-    etree.strip_tags(table, *({el.tag for el in table.iter() if el.tag not in SHOWN_TAGS}))
-    for el in table.iter():
-        for name in list(el.attrib):
-            if name not in ("colspan", "rowspan"):
-                del el.attrib[name]
-    return lxml_html.tostring(table, encoding="unicode")
+    return document[document.index("<table"):document.rindex("</table>") + len("</table>")]
 
 
 def side_by_side_page(image: Path, set_name: str, columns: list[tuple[str, str | None, str]]) -> str:
