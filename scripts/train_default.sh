@@ -24,12 +24,12 @@ if [[ "${1:-}" == "export" ]]; then
     python -c "
 import json, shutil, sys
 from pathlib import Path
+import torch
 from tablerec.training import export_weights, plot_learning_curve
 run, weights, curve, logs = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
 out = export_weights(run / 'last.pt', weights)
 print(out)
 # The logs up to the exported step (the run may have gone past its last checkpoint), for a later --init.
-import torch
 step = torch.load(out, weights_only=False)['meta']['step']
 logs.mkdir(parents=True, exist_ok=True)
 records = [line for line in (run / 'metrics.jsonl').read_text().splitlines() if line.strip() and json.loads(line)['step'] <= step]

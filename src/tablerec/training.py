@@ -496,24 +496,21 @@ def train(
     log = Log(out, main_process)
     ckpt_path = out / "last.pt"
 
-    state = None
+    state = init_state = None
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         # The model and data recipe come from the checkpoint; only the length of the run may change.
         cfg = TrainConfig.from_dict(state["train_config"])
+    elif init is not None:
+        init_state = torch.load(init, map_location="cpu", weights_only=False)
+        meta = init_state.get("meta") or {"step": init_state.get("step"), "train_config": init_state.get("train_config")}
+        if meta.get("train_config"):  # the same rule as resuming: the recipe comes with the weights
+            cfg = TrainConfig.from_dict(meta["train_config"])
     if steps is not None:
         cfg = replace(cfg, steps=steps)
     torch.manual_seed(cfg.seed + rank)
     random.seed(cfg.seed + rank)
 
-    init_state = None
-    if state is None and init is not None:
-        init_state = torch.load(init, map_location="cpu", weights_only=False)
-        meta = init_state.get("meta") or {"step": init_state.get("step"), "train_config": init_state.get("train_config")}
-        if meta.get("train_config"):
-            cfg = TrainConfig.from_dict(meta["train_config"])
-            if steps is not None:
-                cfg = replace(cfg, steps=steps)
     model = load_model(state or init_state, "cpu").train() if (state or init_state) else create_model(cfg.model)
     model = model.to(dev)
     optimizer = make_optimizer(model, cfg)
