@@ -191,3 +191,80 @@ def test_prepare_image_is_resized_ink_positive():
     x = prepare_image(img, TINY)
     assert x.shape == (1, 64, 64)
     assert x[0, :, :30].mean() > 0.95 and x[0, :, 34:].mean() < 0.05
+
+
+# ---- crop reading -----------------------------------------------------------------------------------------
+
+CROP = EDDConfig(**{**TINY.to_dict(), "cell_reader": "crop", "crop_size": (16, 64), "crop_widths": (4, 8, 8), "crop_ctc_weight": 0.5})
+
+
+def test_crop_cells_cuts_the_box_out_of_its_page():
+    from tablerec.model.edd import CROP_MARGIN_WIDTH, CROP_MARGIN_X, CROP_MARGIN_Y, crop_cells
+
+    pages = torch.zeros(2, 1, 40, 100, dtype=torch.uint8)
+    pages[1, 0, 10:20, 30:60] = 255  # an ink block on page 1 (page 0 is smaller, padded)
+    sizes = torch.tensor([[50, 30], [100, 40]])
+    boxes = torch.tensor([[[0.0, 0.0, 1.0, 1.0]], [[0.3, 0.25, 0.6, 0.5]]])  # page 1: exactly the block
+    crops = crop_cells(pages, sizes, boxes, CROP)
+    assert crops.shape == (2, 1, 16, 64)
+    assert crops[0].max() == 0  # blank page
+    # The block is 30x10 px (one line of 10 px: the only box on its page), with margins mx (x) and my (y).
+    ink = crops[1, 0] > 0.5
+    rows, cols = ink.any(1).nonzero().flatten(), ink.any(0).nonzero().flatten()
+    mx, my = 10 * CROP_MARGIN_X + 30 * CROP_MARGIN_WIDTH, 10 * CROP_MARGIN_Y
+    scale = min(16 / (10 + 2 * my), 64 / (30 + 2 * mx))
+    assert abs(int(rows[0]) - my * scale) <= 1 and abs(int(rows[-1]) + 1 - (my + 10) * scale) <= 1
+    assert abs(int(cols[0]) - mx * scale) <= 1 and abs(int(cols[-1]) + 1 - (mx + 30) * scale) <= 1
+    assert not ink[:, int((30 + 2 * mx) * scale) + 2 :].any()
+    assert not ink[int((10 + 2 * my) * scale) + 2 :].any()  # beyond the box (plus margin): blank, not the next cell
+
+
+def test_crop_reader_trains_and_its_layout_equals_incremental_decoding():
+    torch.manual_seed(0)
+    model = create_model(CROP)
+    assert model.cell_decoder.box_bias_scale is None
+    batch = batch_of(model, [small_table(2), small_table(3)], TrainConfig(box_jitter=0.0, max_cells_per_table=100))
+    assert batch["pages"].dtype == torch.uint8 and batch["cell_valid"].sum() == 3 + 4
+    out = model(batch)
+    assert torch.isfinite(out["ctc"]) and out["ctc"] > 0
+    out["loss"].backward()
+    assert not [n for n, p in model.named_parameters() if p.grad is None]
+
+    model.eval()
+    captured = {}
+    handle = model.cell_decoder.head.register_forward_hook(lambda m, i, o: captured.setdefault("x", o))
+    with torch.no_grad():
+        model(batch)
+    handle.remove()
+    packed = captured["x"]
+    # The same cells decoded one token at a time, each over its own crop's memory.
+    from tablerec.model.edd import crop_cells
+
+    with torch.no_grad():
+        crops = crop_cells(batch["pages"], batch["page_sizes"], batch["guide_boxes"], model.config)[batch["cell_valid"]]
+        kv = model.cell_decoder.memory_kv(model.crop_encoder(crops.unsqueeze(1)))
+        memory, _, _, _ = model.encoder(batch["images"])
+        _, hidden = model.structure_decoder(batch["structure_in"], model.structure_decoder.memory_kv(memory))
+    row = 0
+    for b in range(2):
+        seg = batch["cell_seg"][b]
+        for c in range(int(batch["cell_valid"][b].sum())):
+            where = (seg == c).nonzero().flatten()
+            start = hidden[b, batch["cell_pos"][b, c]].view(1, 1, -1)
+            caches = [dict() for _ in model.cell_decoder.layers]
+            cell_kv = [(k[row : row + 1], v[row : row + 1]) for k, v in kv]
+            for t, at in enumerate(where.tolist()):
+                with torch.no_grad():
+                    x = model.cell_decoder.inputs(
+                        start, batch["cell_in"][b, at].view(1, 1), batch["cell_is_start"][b, at].view(1, 1), torch.tensor([[t]])
+                    )
+                    logits = model.cell_decoder(x, cell_kv, None, caches=caches)
+                assert torch.allclose(logits[0, 0], packed[b, at], atol=1e-4)
+            row += 1
+
+    from PIL import Image
+
+    from tablerec.model.beam import decode_image
+
+    decoded = decode_image(model, Image.new("L", (90, 40), 255), beam=2)
+    Table.from_html(decoded_to_table(decoded, (90, 40)).to_html())

@@ -92,6 +92,27 @@ def test_init_from_exported_weights_carries_on_the_recipe(tmp_path, synth_availa
     assert any(not torch.equal(start[k], v) for k, v in state["model"].items() if v.is_floating_point())
 
 
+def test_warm_start_into_the_crop_reader_keeps_what_fits(tmp_path, synth_available):
+    # A changed architecture (cells read from crops) starts from an old run's weights where they fit.
+    from dataclasses import replace
+
+    train("synth:50", None, tmp_path / "old", tiny_train_config(steps=2, batch_size=2), progress=False)
+    crop_model = replace(TINY_MODEL, cell_reader="crop", crop_size=(16, 64), crop_widths=(4, 8, 8))
+    cfg = tiny_train_config(steps=2, batch_size=2, model=crop_model, lr=0.0)  # lr 0: weights stay as loaded
+    train("synth:50", None, tmp_path / "new", cfg, progress=False, warm_start=tmp_path / "old" / "last.pt")
+    old = torch.load(tmp_path / "old" / "last.pt", weights_only=False)["model"]
+    new = torch.load(tmp_path / "new" / "last.pt", weights_only=False)
+    assert new["step"] == 2 and new["model_config"]["cell_reader"] == "crop"
+    assert torch.equal(new["model"]["structure_decoder.head.weight"], old["structure_decoder.head.weight"])
+    assert "crop_encoder.proj.weight" in new["model"] and "cell_decoder.box_bias_scale" not in new["model"]
+    assert "warm start from" in (tmp_path / "new" / "log.txt").read_text()
+    model = load_model(tmp_path / "new" / "last.pt")
+    image, _ = SynthTables(1, seed=3, curriculum_samples=10)[0]
+    from tablerec.model.beam import decode_image
+
+    decode_image(model, image)
+
+
 def test_cli_train_on_pubtabnet_jsonl(tmp_path, pubtabnet_examples):
     config = tmp_path / "tiny.json"
     config.write_text(json.dumps({**asdict(tiny_train_config()), "val_tables": 2, "eval_every": 2}))

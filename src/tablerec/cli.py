@@ -199,6 +199,10 @@ def add_train_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/last.pt if it exists")
     p.add_argument("--steps", type=int, help="total optimizer steps (on --resume: change the run's length)")
     p.add_argument("--init", metavar="WEIGHTS", help="with no checkpoint to resume: start from these weights (e.g. an exported model) and carry on its recipe from its step")
+    p.add_argument(
+        "--warm-start", metavar="WEIGHTS",
+        help="with no checkpoint to resume: a new run of this recipe whose parameters that fit (same name and shape) come from these weights",
+    )
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: the best available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -210,7 +214,9 @@ def cmd_train(args) -> int:
 
     from .training import load_train_config, train
 
-    for path in (args.config, None if args.train.startswith("synth:") else args.train, args.val if args.val and not args.val.startswith("synth:") else None):
+    if args.init and args.warm_start:
+        fail("--init carries on an exported run, --warm-start begins a new one: give one of them")
+    for path in (args.config, args.init, args.warm_start, None if args.train.startswith("synth:") else args.train, args.val if args.val and not args.val.startswith("synth:") else None):
         if path and not Path(path).is_file():
             fail(f"no such file: {path}")
     try:
@@ -220,6 +226,7 @@ def cmd_train(args) -> int:
     result = train(
         args.train, args.val, args.out, cfg, resume=args.resume, images=args.images, val_images=args.val_images,
         device=args.device, progress=not args.no_progress, steps=args.steps, init=args.init,
+        warm_start=args.warm_start,
     )
     if result:
         print(json.dumps({k: round(v, 4) for k, v in result.items()}))

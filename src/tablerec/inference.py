@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from .model import EDD, load_model, prepare_image
-from .model.beam import decode, decoded_to_table
+from .model import EDD, load_model
+from .model.beam import decode_image, decoded_to_table
 from .table import Table
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "edd_default.pt"
@@ -85,8 +85,7 @@ class Predictor:
         """The table in an image (a path or a PIL image): structure, cell text and cell boxes in image pixels."""
         image = load_image(image_or_path)
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
-        x = prepare_image(image, self.model.config).to(self.device)
-        decoded = decode(self.model, x, beam=beam or self.beam)
+        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

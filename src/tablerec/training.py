@@ -29,9 +29,9 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .model import EDD, EDDConfig, create_model, load_model
-from .model.beam import decode, decoded_to_table
-from .model.edd import prepare_image
+from .model import EDD, EDDConfig, create_model, load_matching_weights, load_model
+from .model.beam import decode_image, decoded_to_table
+from .model.edd import prepare_image, prepare_page
 from .model.vocab import Vocab, cell_opening_positions, compress_structure
 from .table import Table, TableError
 
@@ -222,7 +222,7 @@ def encode_example(image, table: Table, model_cfg: EDDConfig, structure: Vocab, 
             boxes.append([0.0] * 4)
             guides.append([0.0] * 4)
             box_mask.append(False)
-    return {
+    example = {
         "image": prepare_image(image, model_cfg),
         "structure": torch.tensor(structure.encode(compressed), dtype=torch.long),
         "cell_pos": torch.tensor([openings[i] for i in chosen], dtype=torch.long),
@@ -232,6 +232,9 @@ def encode_example(image, table: Table, model_cfg: EDDConfig, structure: Vocab, 
         "guide_boxes": torch.tensor(guides, dtype=torch.float32).view(-1, 4),
         "box_mask": torch.tensor(box_mask, dtype=torch.bool),
     }
+    if model_cfg.reads_crops:
+        example["page"] = prepare_page(image, model_cfg)
+    return example
 
 
 class Encoded(Dataset):
@@ -279,6 +282,7 @@ def collate(examples: Sequence[dict | None]) -> dict[str, torch.Tensor] | None:
     boxes = torch.zeros(b, c, 4)
     guide_boxes = torch.zeros(b, c, 4)
     box_mask = torch.zeros(b, c, dtype=torch.bool)
+    cell_valid = torch.zeros(b, c, dtype=torch.bool)
     for i, e in enumerate(examples):
         s = e["structure"]
         structure_in[i, 0] = 1  # <sos>
@@ -301,7 +305,8 @@ def collate(examples: Sequence[dict | None]) -> dict[str, torch.Tensor] | None:
         boxes[i, :n] = e["boxes"]
         guide_boxes[i, :n] = e["guide_boxes"]
         box_mask[i, :n] = e["box_mask"]
-    return {
+        cell_valid[i, :n] = True
+    batch = {
         "images": torch.stack([e["image"] for e in examples]),
         "structure_in": structure_in,
         "structure_out": structure_out,
@@ -314,7 +319,16 @@ def collate(examples: Sequence[dict | None]) -> dict[str, torch.Tensor] | None:
         "boxes": boxes,
         "guide_boxes": guide_boxes,
         "box_mask": box_mask,
+        "cell_valid": cell_valid,
     }
+    if "page" in examples[0]:  # crop reading: the pages, padded with paper (0) to the largest
+        sizes = [(e["page"].shape[2], e["page"].shape[1]) for e in examples]
+        pages = torch.zeros(b, 1, max(h for _, h in sizes), max(w for w, _ in sizes), dtype=torch.uint8)
+        for i, (e, (w, h)) in enumerate(zip(examples, sizes)):
+            pages[i, :, :h, :w] = e["page"]
+        batch["pages"] = pages
+        batch["page_sizes"] = torch.tensor(sizes, dtype=torch.long)
+    return batch
 
 
 class StepBatches(Sampler):
@@ -365,8 +379,7 @@ def evaluate(model: EDD, examples: Sequence[tuple[Any, Table]], device: torch.de
     scores, scores_s, exact = [], [], 0
     t0 = time.time()
     for image, table in examples:
-        x = prepare_image(image, model.config).to(device)
-        pred = decoded_to_table(decode(model, x, beam=beam), image.size)
+        pred = decoded_to_table(decode_image(model, image, beam=beam, device=device), image.size)
         true_html = table.to_html()
         if teds is not None:
             scores.append(teds.evaluate(pred.to_html(), true_html))
@@ -475,12 +488,15 @@ def train(
     progress: bool = True,
     steps: int | None = None,
     init: str | os.PathLike | None = None,
+    warm_start: str | os.PathLike | None = None,
 ) -> dict:
     """Train (or resume) a run; returns the last validation metrics (empty without validation).
 
     ``init``: when there is no checkpoint to resume, start from these weights (a training checkpoint or an
     exported one such as the shipped model) and, if they record their step and recipe, carry on from that
     step of that recipe with a fresh optimizer, so a run whose directory was lost continues from its export.
+    ``warm_start``: when there is no checkpoint to resume, a new run of ``cfg`` (from step 0) whose
+    parameters come from these weights wherever name and shape match (a changed architecture keeps what it can).
     """
     from tqdm import tqdm
 
@@ -532,6 +548,9 @@ def train(
     elif init_state is None:
         n_params = sum(p.numel() for p in model.parameters())
         log(f"new run: {n_params / 1e6:.2f}M parameters, config {json.dumps(cfg.to_dict())}")
+        if warm_start is not None:
+            copied, total = load_matching_weights(model, warm_start)
+            log(f"warm start from {warm_start}: {copied} of {total} tensors copied, the rest new")
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2)) if main_process else None
 
     ddp_model: torch.nn.Module = model

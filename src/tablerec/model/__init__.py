@@ -6,10 +6,10 @@ import os
 
 import torch
 
-from .edd import EDD, EDDConfig, prepare_image
+from .edd import EDD, EDDConfig, prepare_image, prepare_page
 from .vocab import Vocab, cell_vocab, structure_vocab
 
-__all__ = ["EDD", "EDDConfig", "Vocab", "cell_vocab", "create_model", "load_model", "prepare_image", "structure_vocab"]
+__all__ = ["EDD", "EDDConfig", "Vocab", "cell_vocab", "create_model", "load_model", "load_matching_weights", "prepare_image", "prepare_page", "structure_vocab"]
 
 
 def create_model(config: EDDConfig | dict | None = None) -> EDD:
@@ -33,3 +33,13 @@ def load_model(checkpoint: str | os.PathLike | dict, device: str | torch.device 
     weights = {k: (v.float() if v.is_floating_point() else v) for k, v in state["model"].items()}
     model.load_state_dict(weights)
     return model.to(device).eval()
+
+
+def load_matching_weights(model: EDD, checkpoint: str | os.PathLike | dict) -> tuple[int, int]:
+    """Copy into ``model`` every parameter of a checkpoint whose name and shape match (a warm start for a
+    changed architecture); the rest keep their fresh initialisation.  Returns (copied, total) tensor counts."""
+    state = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location="cpu", weights_only=False)
+    own = model.state_dict()
+    copied = {k: v.to(own[k].dtype) for k, v in state["model"].items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(copied, strict=False)
+    return len(copied), len(own)

@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 
 from ..table import INLINE_TAG_TOKENS
-from .edd import EDD
+from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .vocab import expand_structure, opens_cell
 
 
@@ -29,8 +29,18 @@ class Decoded:
 
 
 @torch.no_grad()
-def decode(model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False) -> Decoded:
-    """Recognise one prepared image ``(C, S, S)`` (see ``prepare_image``).
+def decode_image(model: EDD, image, beam: int = 1, device: torch.device | str = "cpu") -> Decoded:
+    """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes."""
+    page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
+    return decode(model, prepare_image(image, model.config).to(device), beam=beam, page=page)
+
+
+@torch.no_grad()
+def decode(
+    model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False, page: torch.Tensor | None = None
+) -> Decoded:
+    """Recognise one prepared image ``(C, S, S)`` (see ``prepare_image``); crop reading also needs its
+    ``page`` (see ``prepare_page``).
 
     ``beam`` 1 is greedy decoding; ``force_beam`` runs the beam search code even at beam 1 (tests).
     """
@@ -43,6 +53,12 @@ def decode(model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None
     if open_idx:
         cell_hidden = hidden[torch.tensor(open_idx, dtype=torch.long)]
         boxes = model.box_head(cell_hidden)
+        if model.config.reads_crops:
+            if page is None:
+                raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
+            sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
+            crops = crop_cells(page.unsqueeze(0), sizes, boxes.unsqueeze(0), model.config)[0]
+            cell_memory, cell_grid = model.crop_encoder(crops.unsqueeze(1)), None
         cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, cell_beam or beam, force_beam)
         cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
         box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
@@ -105,22 +121,28 @@ def _greedy_single(step: Callable, max_len: int, eos_id: int) -> tuple[list[int]
 
 
 def decode_cells(
-    model: EDD, memory: torch.Tensor, grid: tuple[int, int], cell_hidden: torch.Tensor, boxes: torch.Tensor, beam: int = 1,
+    model: EDD, memory: torch.Tensor, grid: tuple[int, int] | None, cell_hidden: torch.Tensor, boxes: torch.Tensor, beam: int = 1,
     force_beam: bool = False,
 ) -> list[list[int]]:
-    """Content token ids of every cell, all cells of the table decoded as one batch."""
+    """Content token ids of every cell, all cells of the table decoded as one batch.
+
+    ``memory`` is the table's ``(1, K, d)``, or with crop reading one row per cell ``(C, P, d)``.
+    """
     dec = model.cell_decoder
     n_cells = cell_hidden.shape[0]
     rows = n_cells * beam
     max_len = model.config.max_cell_len
     eos_id = model.cell_vocab.eos_id
-    memory_kv = dec.memory_kv(memory)  # one copy, shared by all cells (cross-attention is per table)
-    bias = dec.box_bias(boxes.unsqueeze(0), grid)  # (1, C, K)
+    per_cell = model.config.reads_crops
+    memory_kv = dec.memory_kv(memory)  # table memory: one copy, shared by all cells (cross-attention is per table)
+    if per_cell and beam > 1:
+        memory_kv = [(k.repeat_interleave(beam, 0), v.repeat_interleave(beam, 0)) for k, v in memory_kv]
+    bias = None if per_cell else dec.box_bias(boxes.unsqueeze(0), grid)  # (1, C, K)
     if bias is not None and beam > 1:
         bias = bias.repeat_interleave(beam, dim=1)
     start_hidden = cell_hidden.repeat_interleave(beam, dim=0) if beam > 1 else cell_hidden
     caches = [dict() for _ in dec.layers]
-    state = {"bias": bias, "rows": torch.arange(rows, device=memory.device)}
+    state = {"bias": bias, "rows": torch.arange(rows, device=memory.device), "memory_kv": memory_kv}
 
     def step(ids: torch.Tensor | None, t: int) -> torch.Tensor:
         n = state["rows"].shape[0]
@@ -128,7 +150,7 @@ def decode_cells(
         token_ids = ids.view(-1, 1) if ids is not None else torch.zeros(n, 1, dtype=torch.long, device=memory.device)
         positions = torch.full((n, 1), t, dtype=torch.long, device=memory.device)
         x = dec.inputs(start_hidden[state["rows"]].unsqueeze(1), token_ids, is_start, positions)
-        logits = dec(x, memory_kv, state["bias"], caches=caches, cross_shape=(1, n))
+        logits = dec(x, state["memory_kv"], state["bias"], caches=caches, cross_shape=None if per_cell else (1, n))
         return torch.log_softmax(logits[:, -1].float(), dim=-1)
 
     def reorder(index: torch.Tensor) -> None:
@@ -137,6 +159,8 @@ def decode_cells(
         if state["bias"] is not None:
             state["bias"] = state["bias"][:, index]
         state["rows"] = state["rows"][index]
+        if per_cell:
+            state["memory_kv"] = [(k[index], v[index]) for k, v in state["memory_kv"]]
 
     if beam <= 1 and not force_beam:
         return _greedy_batch(step, reorder, n_cells, max_len, eos_id, memory.device)

@@ -14,8 +14,13 @@ Reads top to bottom like the paper's Figure 3:
    normalised ``x0, y0, x1, y1`` box of the cell's content.  The cell decoder's
    attention gets a soft bias towards that box (``cell_box_bias``), which
    teaches it where to read far sooner than attention learnt from scratch.
+5. **Cell crop reader** (beyond the paper, ``cell_reader="crop"``) — instead of
+   the table's 28x28 memory, the cell decoder reads a crop of the cell's box
+   taken from the page at (up to) its printed resolution, encoded by a small
+   CNN: text squeezed into a 448 px table image is too small to read.
 
-Loss: ``lambda * L_structure + (1 - lambda) * L_cell + box_weight * (L1 + GIoU)``.
+Loss: ``lambda * L_structure + (1 - lambda) * L_cell + box_weight * (L1 + GIoU)``
+(+ ``crop_ctc_weight * L_CTC`` on the crop features, when reading crops).
 
 The paper's decoders are attention LSTMs; these are small pre-norm transformer
 decoders, because teacher forcing then runs all steps in parallel (the CPU
@@ -31,8 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..table import INLINE_TAG_TOKENS
 from .layers import BasicBlock, DecoderLayer, box_attention_bias, sinusoid, sinusoid_2d
-from .vocab import Vocab, cell_vocab, structure_vocab
+from .vocab import SPECIALS, Vocab, cell_vocab, structure_vocab
 
 
 @dataclass
@@ -54,6 +60,11 @@ class EDDConfig:
     max_span: int = 20
     cell_box_bias: bool = True
     cell_fine_memory: bool = False  # the cell decoder reads a stride/2 feature map (see Encoder)
+    cell_reader: str = "memory"  # "memory": the paper, cells read the table's memory; "crop": a crop of each cell's box
+    crop_size: tuple[int, int] = (32, 256)  # height, width of a cell crop (the box, plus margins, fitted with its aspect)
+    crop_widths: tuple[int, int, int] = (16, 32, 64)  # the crop CNN: stem, then stride-2 and stride-(2,1) stages
+    page_max_side: int = 1024  # crops are cut from the page scaled down to at most this many pixels a side
+    crop_ctc_weight: float = 0.0  # training only: a CTC loss on the crop features' columns (see EDD._crop_ctc)
     structure_weight: float = 0.5  # the paper's lambda
     box_weight: float = 1.0
 
@@ -77,6 +88,10 @@ class EDDConfig:
         known = {f.name for f in fields(cls)}
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
         return cls(**kwargs)
+
+    @property
+    def reads_crops(self) -> bool:
+        return self.cell_reader == "crop"
 
 
 # ---- 1. encoder --------------------------------------------------------------------------
@@ -132,6 +147,63 @@ class Encoder(nn.Module):
         return norm(memory), (h, w)
 
 
+class CropEncoder(nn.Module):
+    """Cell crops ``(N, 1, h, w)`` -> memories ``(N, h/8 * w/4, d)`` for the cell decoder.
+
+    Strides 8 down, 4 across: a text line keeps a few rows, a character about two columns.
+    """
+
+    def __init__(self, cfg: EDDConfig) -> None:
+        super().__init__()
+        stem, mid, out = cfg.crop_widths
+        self.stem = nn.Sequential(nn.Conv2d(1, stem, 3, 2, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU(inplace=True))
+        self.blocks = nn.Sequential(BasicBlock(stem, mid, 2), BasicBlock(mid, out, (2, 1)), BasicBlock(out, out))
+        self.proj = nn.Conv2d(out, cfg.d_model, 1)
+        self.norm = nn.LayerNorm(cfg.d_model)
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        x = self.proj(self.blocks(self.stem(crops)))
+        memory, _ = Encoder._flatten(x, self.norm)
+        return memory
+
+
+# Margins around a cell's box before cropping, in text lines (the median box height of the page)
+# plus a fraction of the box's width: boxes predicted at inference are off by a few pixels, more on
+# long cells, and a cut-off character is a lost one.  Lines, not the box's own height, so that a
+# cell of three lines is not shrunk to make room for three lines of margin.
+CROP_MARGIN_X, CROP_MARGIN_Y, CROP_MARGIN_WIDTH = 1.0, 0.5, 0.1
+
+
+def crop_cells(pages: torch.Tensor, sizes: torch.Tensor, boxes: torch.Tensor, cfg: EDDConfig, max_scale: float = 2.0) -> torch.Tensor:
+    """Cut every cell's box out of its page: ``pages (B, 1, H, W)`` uint8 ink (0 = paper, padded),
+    ``sizes (B, 2)`` each page's width and height before padding, ``boxes (B, C, 4)`` normalised -> ``(B, C, h, w)``.
+
+    The box (plus margins) is scaled to fit the crop with its aspect ratio kept (at most ``max_scale``
+    up), placed top left; the rest of the crop is blank paper.
+    """
+    b, _, big_h, big_w = pages.shape
+    crop_h, crop_w = cfg.crop_size
+    width, height = sizes[:, 0:1].to(boxes.dtype), sizes[:, 1:2].to(boxes.dtype)
+    x0, y0, x1, y1 = boxes[..., 0] * width, boxes[..., 1] * height, boxes[..., 2] * width, boxes[..., 3] * height
+    box_h = y1 - y0
+    line = torch.where(box_h > 0, box_h, torch.full_like(box_h, float("nan"))).nanmedian(dim=1, keepdim=True).values
+    line = torch.nan_to_num(line, nan=12.0).clamp(min=4.0)  # (B, 1)
+    margin_x = CROP_MARGIN_X * line + CROP_MARGIN_WIDTH * (x1 - x0)
+    x0, x1 = x0 - margin_x, x1 + margin_x
+    y0, y1 = y0 - CROP_MARGIN_Y * line, y1 + CROP_MARGIN_Y * line
+    scale = torch.minimum(crop_h / (y1 - y0), crop_w / (x1 - x0).clamp(min=1.0)).clamp(max=max_scale)
+    xs = x0.unsqueeze(-1) + (torch.arange(crop_w, device=boxes.device) + 0.5) / scale.unsqueeze(-1)  # (B, C, w) page pixels
+    ys = y0.unsqueeze(-1) + (torch.arange(crop_h, device=boxes.device) + 0.5) / scale.unsqueeze(-1)  # (B, C, h)
+    n = boxes.shape[1]
+    grid = torch.stack(
+        [(2 * xs / big_w - 1).unsqueeze(2).expand(b, n, crop_h, crop_w), (2 * ys / big_h - 1).unsqueeze(3).expand(b, n, crop_h, crop_w)], dim=-1
+    )
+    # One grid_sample per page, its crops stacked vertically: no copy of the page per cell.
+    out = F.grid_sample(pages.to(boxes.dtype) / 255.0, grid.reshape(b, n * crop_h, crop_w, 2), mode="bilinear", padding_mode="zeros", align_corners=False)
+    inside = (xs <= x1.unsqueeze(-1)).unsqueeze(2) & (ys <= y1.unsqueeze(-1)).unsqueeze(3)
+    return out.view(b, n, crop_h, crop_w) * inside
+
+
 # ---- 2. structure decoder -------------------------------------------------------------------
 
 
@@ -168,7 +240,7 @@ class CellDecoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, vocab_size)
         # Strength of the pull towards the cell's box, learnt (softplus keeps it >= 0).
-        self.box_bias_scale = nn.Parameter(torch.tensor(1.0)) if cfg.cell_box_bias else None
+        self.box_bias_scale = nn.Parameter(torch.tensor(1.0)) if cfg.cell_box_bias and not cfg.reads_crops else None
 
     def memory_kv(self, memory: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         return [layer.cross_attn.project_kv(memory) for layer in self.layers]
@@ -192,6 +264,7 @@ class CellDecoder(nn.Module):
         self_mask: torch.Tensor | None = None,
         caches: list | None = None,
         cross_shape: tuple[int, int] | None = None,
+        cross_scatter: tuple | None = None,
     ) -> torch.Tensor:
         """Logits for cell tokens, in one of two layouts (the maths is the same):
 
@@ -201,10 +274,15 @@ class CellDecoder(nn.Module):
         * decoding: ``x (C, 1, d)``, one new token for each of C cells with a
           KV cache per cell; ``cross_shape=(1, C)`` regroups them into one
           query block over the table's memory; ``bias (1, C, h*w)``.
+
+        With crop reading each cell has its own memory (``memory_kv`` rows are
+        cells): in training ``cross_scatter`` (see ``layers.DecoderLayer``) sends
+        each packed token to its cell's row; in decoding row c is cell c.
         """
         cross_bias = bias.unsqueeze(1) if bias is not None else None  # shared by the heads
         for i, layer in enumerate(self.layers):
-            x = layer(x, memory_kv[i], self_mask=self_mask, cross_bias=cross_bias, cache=None if caches is None else caches[i], cross_shape=cross_shape)
+            x = layer(x, memory_kv[i], self_mask=self_mask, cross_bias=cross_bias, cache=None if caches is None else caches[i], cross_shape=cross_shape,
+                      cross_scatter=cross_scatter)
         return self.head(self.norm(x))
 
 
@@ -236,6 +314,13 @@ class EDD(nn.Module):
         self.structure_decoder = StructureDecoder(cfg, len(self.structure_vocab))
         self.cell_decoder = CellDecoder(cfg, len(self.cell_vocab))
         self.box_head = BoxHead(cfg.d_model)
+        self.crop_encoder = CropEncoder(cfg) if cfg.reads_crops else None
+        if cfg.reads_crops and cfg.crop_ctc_weight > 0:
+            self.crop_ctc_head = nn.Linear(cfg.d_model, len(self.cell_vocab))  # class 0 (<pad>) is CTC's blank
+            not_drawn = [t in SPECIALS or t in INLINE_TAG_TOKENS for t in self.cell_vocab.tokens]
+            self.register_buffer("ctc_skip", torch.tensor(not_drawn), persistent=False)
+        else:
+            self.crop_ctc_head = None
 
     def forward(self, batch: dict[str, torch.Tensor], with_cells: bool = True) -> dict[str, torch.Tensor]:
         """Teacher-forced losses for a collated batch (see ``training.collate``).
@@ -270,18 +355,80 @@ class EDD(nn.Module):
             t = seg.shape[1]
             causal = torch.ones(t, t, dtype=torch.bool, device=seg.device).tril()
             self_mask = ((seg.unsqueeze(2) == seg.unsqueeze(1)) & causal).unsqueeze(1)
-            bias = None
-            if cfg.cell_box_bias:
+            bias = cross_scatter = None
+            if cfg.reads_crops:
+                memory_kv, cross_scatter, crop_memory = self._crop_memory(batch, boxes, seg)
+            else:
+                memory_kv = self.cell_decoder.memory_kv(cell_memory)
+            if cfg.cell_box_bias and not cfg.reads_crops:
                 # Teacher forcing for the box too: the true box (jittered in collate) where there is one.
                 guide = torch.where(box_mask.unsqueeze(-1), batch["guide_boxes"], boxes.detach())
                 cell_bias = self.cell_decoder.box_bias(guide, cell_grid)  # (B, C, K)
                 bias = torch.gather(cell_bias, 1, seg0.unsqueeze(-1).expand(-1, -1, cell_bias.shape[-1]))
-            cell_logits = self.cell_decoder(x, self.cell_decoder.memory_kv(cell_memory), bias, self_mask=self_mask)
+            cell_logits = self.cell_decoder(x, memory_kv, bias, self_mask=self_mask, cross_scatter=cross_scatter)
             out["cell"] = F.cross_entropy(cell_logits.flatten(0, 1), batch["cell_out"].flatten(), ignore_index=0)
             out["loss"] = cfg.structure_weight * loss_structure + (1 - cfg.structure_weight) * out["cell"] + cfg.box_weight * loss_box
+            if self.crop_ctc_head is not None:
+                out["ctc"] = self._crop_ctc(crop_memory, batch, cross_scatter)
+                out["loss"] = out["loss"] + cfg.crop_ctc_weight * out["ctc"]
         else:
             out["loss"] = loss_structure + cfg.box_weight * loss_box
         return out
+
+    def _crop_memory(self, batch: dict[str, torch.Tensor], boxes: torch.Tensor, seg: torch.Tensor) -> tuple[list, tuple, torch.Tensor]:
+        """Crop reading in training: the memory of every chosen cell, and where each packed token reads."""
+        # Crops from the true boxes (jittered in collate); cells without a true box use the predicted one.
+        guide = torch.where(batch["box_mask"].unsqueeze(-1), batch["guide_boxes"], boxes.detach())
+        valid = batch["cell_valid"]  # (B, C): real cells, not padding
+        crops = crop_cells(batch["pages"], batch["page_sizes"], guide, self.config)[valid]  # (N, h, w)
+        crop_memory = self.crop_encoder(crops.unsqueeze(1))
+        memory_kv = self.cell_decoder.memory_kv(crop_memory)
+        row_of_cell = (valid.flatten().cumsum(0) - 1).view(valid.shape)
+        t = seg.shape[1]
+        tokens = (seg >= 0).flatten().nonzero().squeeze(1)
+        rows = row_of_cell[tokens // t, seg.flatten()[tokens]]
+        positions = batch["cell_tpos"].flatten()[tokens]
+        length = int(positions.max()) + 1 if tokens.numel() else 1
+        return memory_kv, (tokens, rows * length + positions, (crops.shape[0], length)), crop_memory
+
+    def _crop_ctc(self, crop_memory: torch.Tensor, batch: dict[str, torch.Tensor], cross_scatter: tuple) -> torch.Tensor:
+        """CTC loss of each crop's drawn characters (inline tags and specials left out) read along its
+        columns (the max over rows).  It teaches the small crop CNN to see characters, in order, far
+        faster than the gradient through the decoder's attention alone; inference does not use it."""
+        n = crop_memory.shape[0]
+        crop_h, crop_w = self.config.crop_size
+        columns = crop_memory.view(n, crop_h // 8, crop_w // 4, -1).amax(dim=1)  # (N, W, d)
+        log_probs = self.crop_ctc_head(columns).float().log_softmax(-1).transpose(0, 1)  # (W, N, V)
+        tokens, slots, (_, length) = cross_scatter
+        targets = batch["cell_out"].flatten()[tokens]
+        drawn = ~self.ctc_skip[targets]
+        rows = slots[drawn] // length
+        target_lengths = torch.bincount(rows, minlength=n)
+        input_lengths = torch.full((n,), columns.shape[1], dtype=torch.long, device=columns.device)
+        # Tokens are packed cell after cell in row order, so the drawn ones concatenate in CTC's layout.
+        return F.ctc_loss(log_probs, targets[drawn], input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=True)
+
+
+def prepare_page(image, cfg: EDDConfig) -> torch.Tensor:
+    """A PIL image -> the page cell crops are cut from: ``(1, H, W)`` uint8 ink (0 = paper), scaled
+    down to at most ``page_max_side`` a side (normalised boxes need no change)."""
+    from PIL import Image
+
+    gray = image.convert("L") if image.mode not in ("RGBA", "LA", "P") else _on_white(image).convert("L")
+    w, h = gray.size
+    scale = min(1.0, cfg.page_max_side / max(w, h))
+    if scale < 1.0:
+        gray = gray.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.BILINEAR)
+    x = torch.frombuffer(bytearray(gray.tobytes()), dtype=torch.uint8).view(1, gray.size[1], gray.size[0])
+    return 255 - x
+
+
+def _on_white(image):
+    """Transparent pixels read as white paper."""
+    from PIL import Image
+
+    rgba = image.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
 
 
 def prepare_image(image, cfg: EDDConfig) -> torch.Tensor:
@@ -289,10 +436,8 @@ def prepare_image(image, cfg: EDDConfig) -> torch.Tensor:
     from PIL import Image
 
     mode = "L" if cfg.in_channels == 1 else "RGB"
-    if image.mode in ("RGBA", "LA", "P"):  # transparent pixels read as white paper
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
+    if image.mode in ("RGBA", "LA", "P"):
+        image = _on_white(image)
     resized = image.convert(mode).resize((cfg.image_size, cfg.image_size), Image.BILINEAR)
     x = torch.frombuffer(bytearray(resized.tobytes()), dtype=torch.uint8).float()
     x = x.view(cfg.image_size, cfg.image_size, cfg.in_channels).permute(2, 0, 1)

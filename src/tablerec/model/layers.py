@@ -112,14 +112,35 @@ class DecoderLayer(nn.Module):
         cross_bias: torch.Tensor | None = None,
         cache: dict | None = None,
         cross_shape: tuple[int, int] | None = None,
+        cross_scatter: tuple[torch.Tensor, torch.Tensor, tuple[int, int]] | None = None,
     ) -> torch.Tensor:
         x = x + self.drop(self.self_attn(self.norm1(x), mask=self_mask, causal=self_mask is None, cache=cache))
         h = self.norm2(x)
-        if cross_shape is not None:  # regroup the sequences of one table into one query block
-            h = h.reshape(cross_shape[0], cross_shape[1], h.shape[-1])
-        c = self.cross_attn(h, mask=cross_bias, kv=memory_kv)
+        if cross_scatter is not None:
+            c = _scattered_cross_attention(self.cross_attn, h, memory_kv, *cross_scatter)
+        else:
+            if cross_shape is not None:  # regroup the sequences of one table into one query block
+                h = h.reshape(cross_shape[0], cross_shape[1], h.shape[-1])
+            c = self.cross_attn(h, mask=cross_bias, kv=memory_kv)
         x = x + self.drop(c.reshape(x.shape))
         return x + self.mlp(self.norm3(x))
+
+
+def _scattered_cross_attention(
+    attn: Attention, h: torch.Tensor, memory_kv: tuple[torch.Tensor, torch.Tensor], tokens: torch.Tensor, slots: torch.Tensor, shape: tuple[int, int]
+) -> torch.Tensor:
+    """Cross-attention where each query has its own memory row: ``memory_kv`` is ``(R, heads, P, dh)``.
+
+    The queries ``h (B, T, d)`` are packed; token ``tokens[i]`` (an index into ``B*T``) goes to slot
+    ``slots[i]`` of an ``R x L`` grid (``shape``), row r being the sequence that reads memory r.  Tokens not
+    listed (padding) get a zero output.
+    """
+    d = h.shape[-1]
+    flat = h.reshape(-1, d)
+    rows, length = shape
+    queries = flat.new_zeros(rows * length, d).index_copy(0, slots, flat[tokens])
+    out = attn(queries.view(rows, length, d), kv=memory_kv).reshape(-1, d)
+    return flat.new_zeros(flat.shape).index_copy(0, tokens, out[slots])
 
 
 def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
