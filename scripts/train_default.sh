@@ -1,21 +1,27 @@
 #!/usr/bin/env bash
 # Train the shipped default EDD model on synthetic tables, or resume it: safe to run again after any stop.
 #
-#   bash scripts/train_default.sh            # start or resume runs/default (foreground)
+# Two stages (docs/model.md tells why):
+#   bash scripts/train_default.sh stage1     # 1. the paper's EDD: cells read the table's 28x28 memory (runs/default; shipped
+#                                            #    until 2026-11-25, 7,000 steps)
+#   bash scripts/train_default.sh            # 2. cells read crops of their boxes (cell_reader "crop"), warm-started from
+#                                            #    stage 1's runs/default/last.pt (runs/reader); the shipped model
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another)
 #
-# Environment: RUN_DIR (default runs/default), VAL (validation data, default synth:32; empty: none), STEPS (total optimizer steps; changing it on a resumed
-# run re-times the cosine learning-rate decay), DEVICE (default: best available).
+# Environment: RUN_DIR (default runs/reader; runs/default for stage1), VAL (validation data, default synth:32; empty: none),
+# STEPS (total optimizer steps; changing it on a resumed run re-times the cosine learning-rate decay), DEVICE (default: best available).
 # Logs: $RUN_DIR/log.txt (losses, validation TEDS), $RUN_DIR/metrics.jsonl; console output in
 # $RUN_DIR/console.txt.  A checkpoint ($RUN_DIR/last.pt) is written every 10 minutes.
 # Across machines: runs/ is not in git, so `export` also copies the logs to docs/training/; on a fresh clone
-# (no last.pt) the run carries on from the committed export's step and recipe with a fresh optimizer.
+# (no last.pt) stage 2 carries on from the committed export's step and recipe with a fresh optimizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN_DIR=${RUN_DIR:-runs/default}
-STEPS=${STEPS:-12000}
+STAGE=2
+if [[ "${1:-}" == "stage1" ]]; then STAGE=1; fi
+RUN_DIR=${RUN_DIR:-$([[ $STAGE == 1 ]] && echo runs/default || echo runs/reader)}
+STEPS=${STEPS:-$([[ $STAGE == 1 ]] && echo 7000 || echo 3800)}
 VAL=${VAL-synth:32}
 mkdir -p "$RUN_DIR"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
@@ -62,9 +68,9 @@ if [[ "${1:-}" == "report" ]]; then
     exit 0
 fi
 
-# The recipe of the default model (see docs/model.md for why these numbers).
+# The recipes of the two stages (see docs/model.md for why these numbers).
 CONFIG="$RUN_DIR/recipe.json"
-if [[ ! -f "$CONFIG" ]]; then
+if [[ $STAGE == 1 && ! -f "$CONFIG" ]]; then
 cat > "$CONFIG" <<'JSON'
 {
   "batch_size": 8,
@@ -95,13 +101,60 @@ cat > "$CONFIG" <<'JSON'
 JSON
 fi
 
-# A fresh clone: continue from the committed export (if it is a trained one) and its logs.
+if [[ $STAGE == 2 && ! -f "$CONFIG" ]]; then
+cat > "$CONFIG" <<'JSON'
+{
+  "batch_size": 8,
+  "lr": 0.0003,
+  "warmup_steps": 200,
+  "structure_only_steps": 0,
+  "curriculum_steps": 1500,
+  "max_cells_per_table": 24,
+  "max_cell_tokens_per_table": 480,
+  "box_jitter": 0.12,
+  "eval_every": 1000,
+  "val_tables": 32,
+  "checkpoint_minutes": 10,
+  "log_every": 50,
+  "num_workers": 1,
+  "model": {
+    "image_size": 448,
+    "stem_width": 16,
+    "encoder_widths": [32, 64, 128],
+    "encoder_depths": [1, 1, 3],
+    "d_model": 256,
+    "n_heads": 4,
+    "structure_layers": 2,
+    "cell_layers": 1,
+    "max_structure_len": 500,
+    "max_cell_len": 100,
+    "cell_reader": "crop",
+    "crop_size": [32, 256],
+    "crop_widths": [16, 32, 64],
+    "page_max_side": 1024,
+    "crop_ctc_weight": 0.5
+  }
+}
+JSON
+fi
+
+# Where the run starts when it has no checkpoint of its own.
 WEIGHTS=src/tablerec/weights/edd_default.pt
 INIT=()
-if [[ ! -f "$RUN_DIR/last.pt" && -f docs/training/metrics.jsonl ]] \
-   && python -c "import sys, torch; sys.exit(0 if (torch.load('$WEIGHTS', weights_only=False).get('meta') or {}).get('step', 0) >= 1000 else 1)"; then
-    INIT=(--init "$WEIGHTS")
-    [[ -f "$RUN_DIR/metrics.jsonl" ]] || cp docs/training/log.txt docs/training/metrics.jsonl "$RUN_DIR/"
+if [[ ! -f "$RUN_DIR/last.pt" && $STAGE == 2 ]]; then
+    if [[ -f docs/training/metrics.jsonl ]] && python -c "
+import sys, torch
+meta = torch.load('$WEIGHTS', weights_only=False)
+sys.exit(0 if meta['model_config'].get('cell_reader') == 'crop' and (meta.get('meta') or {}).get('step', 0) >= 1000 else 1)"; then
+        # A fresh clone: continue from the committed export and its logs.
+        INIT=(--init "$WEIGHTS")
+        [[ -f "$RUN_DIR/metrics.jsonl" ]] || cp docs/training/log.txt docs/training/metrics.jsonl "$RUN_DIR/"
+    elif [[ -f runs/default/last.pt ]]; then
+        INIT=(--warm-start runs/default/last.pt)  # stage 2 begins from stage 1's weights
+    else
+        echo "stage 2 starts from stage 1's runs/default/last.pt: run 'bash scripts/train_default.sh stage1' first" >&2
+        exit 1
+    fi
 fi
 
 echo "$(date '+%F %T') train_default.sh: start/resume $RUN_DIR to step $STEPS ${INIT[*]}" >> "$RUN_DIR/console.txt"
