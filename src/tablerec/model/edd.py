@@ -355,16 +355,16 @@ class EDD(nn.Module):
             t = seg.shape[1]
             causal = torch.ones(t, t, dtype=torch.bool, device=seg.device).tril()
             self_mask = ((seg.unsqueeze(2) == seg.unsqueeze(1)) & causal).unsqueeze(1)
+            # Teacher forcing for where to read too: the true box (jittered in collate) where there is one.
+            guide = torch.where(box_mask.unsqueeze(-1), batch["guide_boxes"], boxes.detach())
             bias = cross_scatter = None
             if cfg.reads_crops:
-                memory_kv, cross_scatter, crop_memory = self._crop_memory(batch, boxes, seg)
+                memory_kv, cross_scatter, crop_memory = self._crop_memory(batch, guide, seg)
             else:
                 memory_kv = self.cell_decoder.memory_kv(cell_memory)
-            if cfg.cell_box_bias and not cfg.reads_crops:
-                # Teacher forcing for the box too: the true box (jittered in collate) where there is one.
-                guide = torch.where(box_mask.unsqueeze(-1), batch["guide_boxes"], boxes.detach())
-                cell_bias = self.cell_decoder.box_bias(guide, cell_grid)  # (B, C, K)
-                bias = torch.gather(cell_bias, 1, seg0.unsqueeze(-1).expand(-1, -1, cell_bias.shape[-1]))
+                cell_bias = self.cell_decoder.box_bias(guide, cell_grid)  # (B, C, K), None without box bias
+                if cell_bias is not None:
+                    bias = torch.gather(cell_bias, 1, seg0.unsqueeze(-1).expand(-1, -1, cell_bias.shape[-1]))
             cell_logits = self.cell_decoder(x, memory_kv, bias, self_mask=self_mask, cross_scatter=cross_scatter)
             out["cell"] = F.cross_entropy(cell_logits.flatten(0, 1), batch["cell_out"].flatten(), ignore_index=0)
             out["loss"] = cfg.structure_weight * loss_structure + (1 - cfg.structure_weight) * out["cell"] + cfg.box_weight * loss_box
@@ -375,10 +375,9 @@ class EDD(nn.Module):
             out["loss"] = loss_structure + cfg.box_weight * loss_box
         return out
 
-    def _crop_memory(self, batch: dict[str, torch.Tensor], boxes: torch.Tensor, seg: torch.Tensor) -> tuple[list, tuple, torch.Tensor]:
-        """Crop reading in training: the memory of every chosen cell, and where each packed token reads."""
-        # Crops from the true boxes (jittered in collate); cells without a true box use the predicted one.
-        guide = torch.where(batch["box_mask"].unsqueeze(-1), batch["guide_boxes"], boxes.detach())
+    def _crop_memory(self, batch: dict[str, torch.Tensor], guide: torch.Tensor, seg: torch.Tensor) -> tuple[list, tuple, torch.Tensor]:
+        """Crop reading in training: the memory of every chosen cell (cut at its ``guide`` box), and where
+        each packed token reads."""
         valid = batch["cell_valid"]  # (B, C): real cells, not padding
         crops = crop_cells(batch["pages"], batch["page_sizes"], guide, self.config)[valid]  # (N, h, w)
         crop_memory = self.crop_encoder(crops.unsqueeze(1))
