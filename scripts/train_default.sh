@@ -68,10 +68,8 @@ if [[ "${1:-}" == "report" ]]; then
     exit 0
 fi
 
-# The recipes of the two stages (see docs/model.md for why these numbers).
-CONFIG="$RUN_DIR/recipe.json"
-if [[ $STAGE == 1 && ! -f "$CONFIG" ]]; then
-cat > "$CONFIG" <<'JSON'
+# The recipes of the two stages (see docs/model.md for why these numbers): stage 2 is stage 1 with changes.
+read -r -d '' STAGE1_RECIPE <<'JSON' || true
 {
   "batch_size": 8,
   "lr": 0.0005,
@@ -99,35 +97,15 @@ cat > "$CONFIG" <<'JSON'
   }
 }
 JSON
-fi
-
-if [[ $STAGE == 2 && ! -f "$CONFIG" ]]; then
-cat > "$CONFIG" <<'JSON'
+read -r -d '' STAGE2_CHANGES <<'JSON' || true
 {
-  "batch_size": 8,
   "lr": 0.0003,
   "warmup_steps": 200,
   "structure_only_steps": 0,
   "curriculum_steps": 1500,
   "max_cells_per_table": 24,
-  "max_cell_tokens_per_table": 480,
   "box_jitter": 0.12,
-  "eval_every": 1000,
-  "val_tables": 32,
-  "checkpoint_minutes": 10,
-  "log_every": 50,
-  "num_workers": 1,
   "model": {
-    "image_size": 448,
-    "stem_width": 16,
-    "encoder_widths": [32, 64, 128],
-    "encoder_depths": [1, 1, 3],
-    "d_model": 256,
-    "n_heads": 4,
-    "structure_layers": 2,
-    "cell_layers": 1,
-    "max_structure_len": 500,
-    "max_cell_len": 100,
     "cell_reader": "crop",
     "crop_size": [32, 256],
     "crop_widths": [16, 32, 64],
@@ -136,6 +114,17 @@ cat > "$CONFIG" <<'JSON'
   }
 }
 JSON
+CONFIG="$RUN_DIR/recipe.json"
+if [[ ! -f "$CONFIG" ]]; then
+    STAGE1_RECIPE=$STAGE1_RECIPE STAGE2_CHANGES=$STAGE2_CHANGES python -c "
+import json, os, sys
+recipe = json.loads(os.environ['STAGE1_RECIPE'])
+if sys.argv[2] == '2':
+    changes = json.loads(os.environ['STAGE2_CHANGES'])
+    recipe['model'].update(changes.pop('model'))
+    recipe.update(changes)
+open(sys.argv[1], 'w').write(json.dumps(recipe, indent=2) + '\n')
+" "$CONFIG" "$STAGE"
 fi
 
 # Where the run starts when it has no checkpoint of its own.
