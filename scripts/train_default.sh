@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 STAGE=2
 if [[ "${1:-}" == "stage1" ]]; then STAGE=1; fi
 RUN_DIR=${RUN_DIR:-$([[ $STAGE == 1 ]] && echo runs/default || echo runs/reader)}
-STEPS=${STEPS:-$([[ $STAGE == 1 ]] && echo 7000 || echo 3800)}
+STEPS=${STEPS:-$([[ $STAGE == 1 ]] && echo 7000 || echo 7400)}
 VAL=${VAL-synth:32}
 mkdir -p "$RUN_DIR"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
