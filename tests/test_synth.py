@@ -123,6 +123,23 @@ def test_curriculum_limits_are_respected():
         assert all(len(c.text) <= 6 + 1 for c in table.cells)  # +1: a leading indent space
 
 
+def test_prose_tables_have_multi_line_cells_and_leave_other_seeds_alone():
+    prose = SynthConfig(prose_probability=1.0, max_prose_chars=200, augment_probability=0)
+    multi_line = 0
+    for index in range(12):
+        spec, geom = _parts(index, seed=4, config=prose)
+        long_cells = [lines for cell, lines in zip(spec.cells, geom.lines) if cell.prose and cell.runs]
+        assert all(len("".join(r.text for r in cell.runs)) <= 200 for cell in spec.cells if cell.prose)
+        multi_line += any(len(lines) >= 3 for lines in long_cells)
+        assert spec.n_rows - spec.n_head <= 9
+        image, table = synth_table(index, seed=4, config=prose)
+        assert validate_table(table, image.size)[0] == []
+    assert multi_line >= 9  # running text wraps over several lines in (nearly) every such table
+    # With prose off (the default), the random stream is untouched: a probability of 0 draws nothing.
+    assert synth_table(5, seed=4, config=SynthConfig(prose_probability=0.0))[1].to_record() == synth_table(5, seed=4)[1].to_record()
+    assert not any(c.prose for i in range(12) for c in _parts(i, seed=4)[0].cells)
+
+
 def test_missing_word_list_falls_back_to_builtin_words(monkeypatch, tmp_path):
     monkeypatch.setattr(synth_content, "WORD_LIST", tmp_path / "no-such-dict")
     synth_content.vocabulary.cache_clear()

@@ -43,6 +43,18 @@ def synth_available():
         pytest.skip(f"synthetic tables unavailable: {exc}")
 
 
+def test_recipe_synth_settings_shape_the_training_tables(synth_available):
+    from tablerec.training import load_train_config, open_dataset
+
+    cfg = TrainConfig.from_dict({**tiny_train_config().to_dict(), "synth": {"max_rows": 3, "max_cols": 2}})
+    assert cfg.synth == {"max_rows": 3, "max_cols": 2}
+    tables = open_dataset("synth:6", None, seed=0, synth_settings=cfg.synth)
+    assert all(tables[i][1].n_rows <= 3 and tables[i][1].n_cols <= 2 for i in range(6))
+    with pytest.raises(ValueError, match="unknown SynthConfig"):
+        SynthTables(1, seed=0, settings={"max_rowz": 3})
+    assert load_train_config(None).synth == {}
+
+
 def test_tiny_model_overfits_a_few_synthetic_tables(tmp_path, synth_available):
     cfg = tiny_train_config(steps=300, batch_size=3)
     train("synth:3", None, tmp_path, cfg, progress=False)

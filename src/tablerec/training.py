@@ -51,6 +51,7 @@ class TrainConfig:
     max_cell_tokens_per_table: int = 480
     box_jitter: float = 0.1  # noise on the true boxes that guide the cell decoder in training (fraction of size)
     curriculum_steps: int = 0  # synthetic data: grow tables from small to full size over this many steps
+    synth: dict[str, Any] = field(default_factory=dict)  # SynthConfig settings of synth: training data (not of --val)
     eval_every: int = 1000
     val_tables: int = 32
     checkpoint_minutes: float = 10.0
@@ -139,8 +140,11 @@ class SynthTables(Dataset):
 
     CACHE_UP_TO = 64  # a set this small (validation, tests) is rendered once and kept in memory
 
-    def __init__(self, n: int, seed: int, curriculum_samples: int = 0) -> None:
+    def __init__(self, n: int, seed: int, curriculum_samples: int = 0, settings: dict[str, Any] | None = None) -> None:
+        from .synth import SynthConfig
+
         self.n, self.seed, self.curriculum_samples = n, seed, curriculum_samples
+        self.base = SynthConfig.from_dict(settings or {})  # bad settings fail here, before training starts
         self._configs: dict[int, Any] = {}
         self._cache: dict[int, Any] = {}
 
@@ -165,7 +169,7 @@ class SynthTables(Dataset):
             progress = index / self.curriculum_samples
         stage = -1 if progress is None else sum(1 for start, _ in CURRICULUM if progress >= start)
         if stage not in self._configs:
-            self._configs[stage] = synth_config_for(progress)
+            self._configs[stage] = synth_config_for(progress, self.base)
         try:
             return synth_table(index, self.seed, self._configs[stage])
         except Exception as exc:  # a synthesis bug must not stop a long run: skip that table
@@ -173,11 +177,12 @@ class SynthTables(Dataset):
             return None
 
 
-def open_dataset(spec: str, images: str | None, seed: int, curriculum_samples: int = 0) -> Dataset:
-    """``synth:N`` or a PubTabNet jsonl path."""
+def open_dataset(spec: str, images: str | None, seed: int, curriculum_samples: int = 0,
+                 synth_settings: dict[str, Any] | None = None) -> Dataset:
+    """``synth:N`` (drawn with ``synth_settings``) or a PubTabNet jsonl path."""
     if spec.startswith("synth:"):
         n = int(float(spec.split(":", 1)[1]))
-        return SynthTables(n, seed, curriculum_samples)
+        return SynthTables(n, seed, curriculum_samples, synth_settings)
     if not Path(spec).is_file():
         raise FileNotFoundError(f"no such file: {spec}")
     return PubTabNetImages(spec, images)
@@ -560,7 +565,7 @@ def train(
         )
 
     curriculum_samples = cfg.curriculum_steps * cfg.batch_size * world
-    base = open_dataset(train_data, images, cfg.seed, curriculum_samples)
+    base = open_dataset(train_data, images, cfg.seed, curriculum_samples, cfg.synth)
     dataset = Encoded(base, model.config, cfg, model.structure_vocab, model.cell_vocab)
     sampler = StepBatches(len(base), cfg.batch_size, step, cfg.steps, cfg.seed, shuffle=not train_data.startswith("synth:"), rank=rank, world=world)
     loader = DataLoader(

@@ -26,6 +26,11 @@ class SynthConfig:
     empty_cell_scale: float = 1.0  # multiplies each table's share of empty cells (0 = no empty data cells)
     max_cell_chars: int = 80  # characters per cell, inline tags not counted
     max_label_words: int = 12
+    # Running text: a share of tables gets one or two columns of sentences that wrap over several lines
+    # (descriptions, policies, award lists in annual reports), so that many text lines are one row.
+    # Off by default so that the tables of a seed stay the same; training turns it on in its recipe.
+    prose_probability: float = 0.0
+    max_prose_chars: int = 320
 
     # Domain mix: PubTabNet-like (biomedical) or financial-report-like (cTDaR) tables.
     financial_probability: float = 0.15
@@ -72,9 +77,10 @@ class SynthConfig:
             problems.append("need 4 <= min font px <= max font px")
         if self.bbox_mode not in ("line", "ink"):
             problems.append("bbox_mode must be 'line' or 'ink'")
-        if self.max_cell_chars < 1:
-            problems.append("max_cell_chars must be >= 1")
-        for name in ("span_probability", "financial_probability", "wide_probability", "augment_probability"):
+        if self.max_cell_chars < 1 or self.max_prose_chars < 1:
+            problems.append("max_cell_chars and max_prose_chars must be >= 1")
+        for name in ("span_probability", "financial_probability", "wide_probability", "augment_probability",
+                     "prose_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in [0, 1]")
         if self.fonts is not None:

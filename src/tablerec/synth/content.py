@@ -223,10 +223,10 @@ class ContentMaker:
             text = text[0].upper() + text[1:]
         return text
 
-    def clean(self, runs: list[Run]) -> list[Run]:
-        """Replace characters the table's font cannot draw and cut over-long text."""
+    def clean(self, runs: list[Run], max_chars: int | None = None) -> list[Run]:
+        """Replace characters the table's font cannot draw and cut text over ``max_chars`` (default: max_cell_chars)."""
         out: list[Run] = []
-        budget = self.max_cell_chars
+        budget = max_chars or self.max_cell_chars
         for run in runs:
             text = run.text
             if not text.isascii():
@@ -325,6 +325,28 @@ class ContentMaker:
         if r < 0.5:
             return [Run("".join(rng.choice("ACGT") for _ in range(rng.randint(15, 24))))]
         return [Run(self.phrase(rng.choice((1, 1, 1, 2, 2, 3, 4, 7)), capitalise=rng.random() < 0.7))]
+
+
+    def prose(self, max_chars: int) -> list[Run]:
+        """Sentences of running text, up to about ``max_chars`` characters (cut later at a word boundary)."""
+        rng = self.rng
+        target = rng.randint(min(60, max_chars), max_chars)
+        sentences: list[str] = []
+        length = 0
+        bullets = rng.random() < 0.25  # "- first measure; - second measure" lists, as in policy tables
+        while length < target:
+            text = self.phrase(rng.randint(4, 14))
+            r = rng.random()
+            if r < 0.15:
+                text += f" ({self.phrase(rng.randint(1, 3), capitalise=False)})"
+            elif r < 0.25:
+                text += f" in {rng.randint(1995, 2025)}"
+            elif r < 0.32:
+                text += f" of {rng.randint(2, 95)}%"
+            text = ("- " if bullets else "") + text + (";" if bullets else ".")
+            sentences.append(text)
+            length += len(text) + 1
+        return [Run(" ".join(sentences))]
 
 
 def _gene_name(rng: random.Random) -> str:

@@ -38,6 +38,7 @@ class SpecCell:
     indent: int = 0  # px before the text (sub-items of a section)
     leading_space: bool = False  # PubTabNet marks some indents with a leading " " token
     wrappable: bool = True
+    prose: bool = False  # running text, allowed up to max_prose_chars
 
     @property
     def empty(self) -> bool:
@@ -147,7 +148,7 @@ class _SpecBuilder:
         self.taken: set[tuple[int, int]] = set()
 
     def add(self, cell: SpecCell) -> SpecCell:
-        cell.runs = self.maker.clean(cell.runs)
+        cell.runs = self.maker.clean(cell.runs, self.config.max_prose_chars if cell.prose else None)
         for r in range(cell.row, cell.row + cell.rowspan):
             for c in range(cell.col, cell.col + cell.colspan):
                 self.taken.add((r, c))
@@ -224,6 +225,11 @@ class _SpecBuilder:
         formats: dict[int, NumberFormat | None] = {}
         for c in data_cols:
             formats[c] = None if rng.random() < (0.12 if not self.financial else 0.03) else number_format(rng, self.financial, maker.currency)
+        prose_cols: set[int] = set()
+        if "prose" in features and data_cols:
+            prose_cols = set(rng.sample(data_cols, 1 if len(data_cols) < 3 or rng.random() < 0.7 else 2))
+            for c in prose_cols:
+                formats[c] = None
         number_align = rng.choices(["center", "right", "left"], weights=(45, 25, 30) if not self.financial else (10, 85, 5))[0]
         empty_rate = rng.choices([0.0, rng.uniform(0.02, 0.15), rng.uniform(0.15, 0.5)], weights=(55, 35, 10))[0]
         empty_rate = min(0.9, empty_rate * self.config.empty_cell_scale)
@@ -305,6 +311,9 @@ class _SpecBuilder:
                 fmt = formats[c]
                 if rng.random() < column_empty[c]:
                     self.add(SpecCell(r, c, role="data", align=number_align))
+                elif c in prose_cols:
+                    self.add(SpecCell(r, c, runs=maker.prose(self.config.max_prose_chars), role="text", align="left",
+                                      prose=True))
                 elif fmt is None:
                     self.add(SpecCell(r, c, runs=maker.text_value(), role="text",
                                       align="left" if rng.random() < 0.7 else number_align))
@@ -342,6 +351,10 @@ def make_spec(rng: random.Random, config: SynthConfig) -> TableSpec:
                 features.add("sections" if n_rows - n_head >= 3 else "merges")
         else:
             n_head = min(n_head, 1) if rng.random() < 0.85 else n_head
+        # Drawn only when asked for, so that with prose off every seed gives the tables it always gave.
+        if config.prose_probability > 0 and rng.random() < config.prose_probability:
+            features.add("prose")
+            n_rows = min(n_rows, n_head + rng.randint(2, 9))  # rows of several lines each: few of them
         if n_head and not builder.header(n_head, n_cols, stub, spans):
             continue
         section_rows, total_rows = builder.body(n_head, n_rows, n_cols, stub, spans, features)
@@ -530,6 +543,8 @@ def layout(spec: TableSpec, rng: random.Random, config: SynthConfig) -> Geometry
     for cell in spec.cells:
         if cell.role in ("stub", "total") and cell.colspan == 1:
             weights[cell.col] = 3.0
+        elif cell.prose:
+            weights[cell.col] = 4.0  # and running text gets the widest column, as typeset
     widths = _fit_columns(col_nat, col_min, budget, weights)
     if sum(widths) < budget and style.spread > 0:
         spare = (budget - sum(widths)) * style.spread
@@ -589,7 +604,9 @@ def _estimated_width(spec: TableSpec) -> float:
     widest = [0] * spec.n_cols
     for cell in spec.cells:
         if cell.colspan == 1:
-            widest[cell.col] = max(widest[cell.col], sum(len(r.text) for r in cell.runs))
+            # Running text wraps anyway: it should not make the type shrink.
+            chars = sum(len(r.text) for r in cell.runs)
+            widest[cell.col] = max(widest[cell.col], min(chars, 40) if cell.prose else chars)
     return per_char * sum(widest)
 
 
