@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # Train the shipped default EDD model on synthetic tables, or resume it: safe to run again after any stop.
 #
-# Two stages (docs/model.md tells why):
+# Three stages (docs/model.md tells why), each warm-started from the one before:
 #   bash scripts/train_default.sh stage1     # 1. the paper's EDD: cells read the table's 28x28 memory (runs/default; shipped
 #                                            #    until 2026-11-25, 7,000 steps)
-#   bash scripts/train_default.sh            # 2. cells read crops of their boxes (cell_reader "crop"), warm-started from
-#                                            #    stage 1's runs/default/last.pt (runs/reader); the shipped model
+#   bash scripts/train_default.sh stage2     # 2. cells read crops of their boxes (cell_reader "crop"), from stage 1's
+#                                            #    runs/default/last.pt (runs/reader; shipped until 2026-11-26, 7,400 steps)
+#   bash scripts/train_default.sh            # 3. stage 2 with the table image at 576 x 576 instead of 448 x 448, from
+#                                            #    stage 2's runs/reader/last.pt (runs/hires); the shipped model
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another)
 #
-# Environment: RUN_DIR (default runs/reader; runs/default for stage1), VAL (validation data, default synth:32; empty: none),
-# STEPS (total optimizer steps; changing it on a resumed run re-times the cosine learning-rate decay), DEVICE (default: best available).
+# Environment: RUN_DIR (default runs/hires; runs/default, runs/reader for stage1, stage2), VAL (validation data, default
+# synth:32; empty: none), STEPS (total optimizer steps; changing it on a resumed run re-times the cosine learning-rate
+# decay), DEVICE (default: best available).
 # Logs: $RUN_DIR/log.txt (losses, validation TEDS), $RUN_DIR/metrics.jsonl; console output in
 # $RUN_DIR/console.txt.  A checkpoint ($RUN_DIR/last.pt) is written every 10 minutes.
 # Across machines: runs/ is not in git, so `export` also copies the logs to docs/training/; on a fresh clone
-# (no last.pt) stage 2 carries on from the committed export's step and recipe with a fresh optimizer.
+# (no last.pt) stage 3 carries on from the committed export's step and recipe with a fresh optimizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGE=2
-if [[ "${1:-}" == "stage1" ]]; then STAGE=1; fi
-RUN_DIR=${RUN_DIR:-$([[ $STAGE == 1 ]] && echo runs/default || echo runs/reader)}
-STEPS=${STEPS:-$([[ $STAGE == 1 ]] && echo 7000 || echo 7400)}
+STAGE=3
+case "${1:-}" in stage1) STAGE=1 ;; stage2) STAGE=2 ;; esac
+RUN_DIRS=(- runs/default runs/reader runs/hires)
+STAGE_STEPS=(- 7000 7400 3000)
+RUN_DIR=${RUN_DIR:-${RUN_DIRS[$STAGE]}}
+STEPS=${STEPS:-${STAGE_STEPS[$STAGE]}}
 VAL=${VAL-synth:32}
 mkdir -p "$RUN_DIR"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
@@ -114,13 +119,28 @@ read -r -d '' STAGE2_CHANGES <<'JSON' || true
   }
 }
 JSON
+# Stage 3: a larger table image for the structure (tall tables had ~10 px rows at 448), one table in five
+# with a column of running text (real tables' multi-line cells came out as many rows), a fresh cosine.
+read -r -d '' STAGE3_CHANGES <<'JSON' || true
+{
+  "lr": 0.0002,
+  "curriculum_steps": 0,
+  "seed": 2,
+  "synth": {
+    "prose_probability": 0.2
+  },
+  "model": {
+    "image_size": 576
+  }
+}
+JSON
 CONFIG="$RUN_DIR/recipe.json"
 if [[ ! -f "$CONFIG" ]]; then
-    STAGE1_RECIPE=$STAGE1_RECIPE STAGE2_CHANGES=$STAGE2_CHANGES python -c "
+    STAGE1_RECIPE=$STAGE1_RECIPE STAGE2_CHANGES=$STAGE2_CHANGES STAGE3_CHANGES=$STAGE3_CHANGES python -c "
 import json, os, sys
 recipe = json.loads(os.environ['STAGE1_RECIPE'])
-if sys.argv[2] == '2':
-    changes = json.loads(os.environ['STAGE2_CHANGES'])
+for stage in range(2, int(sys.argv[2]) + 1):
+    changes = json.loads(os.environ[f'STAGE{stage}_CHANGES'])
     recipe['model'].update(changes.pop('model'))
     recipe.update(changes)
 open(sys.argv[1], 'w').write(json.dumps(recipe, indent=2) + '\n')
@@ -129,19 +149,27 @@ fi
 
 # Where the run starts when it has no checkpoint of its own.
 WEIGHTS=src/tablerec/weights/edd_default.pt
-INIT=()
-if [[ ! -f "$RUN_DIR/last.pt" && $STAGE == 2 ]]; then
-    if [[ -f docs/training/metrics.jsonl ]] && python -c "
+PREVIOUS=${RUN_DIRS[$((STAGE - 1))]:-}/last.pt
+shipped_is() {  # the committed weights are this stage's (image size, crop reader), trained past step 1,000
+    python -c "
 import sys, torch
-meta = torch.load('$WEIGHTS', weights_only=False)
-sys.exit(0 if meta['model_config'].get('cell_reader') == 'crop' and (meta.get('meta') or {}).get('step', 0) >= 1000 else 1)"; then
+config = torch.load('$WEIGHTS', weights_only=False)
+meta = config.get('meta') or {}
+model = config['model_config']
+sys.exit(0 if model.get('cell_reader') == 'crop' and model.get('image_size') == $1 and meta.get('step', 0) >= 1000 else 1)"
+}
+INIT=()
+if [[ ! -f "$RUN_DIR/last.pt" && $STAGE != 1 ]]; then
+    if [[ $STAGE == 3 && -f docs/training/metrics.jsonl ]] && shipped_is 576; then
         # A fresh clone: continue from the committed export and its logs.
         INIT=(--init "$WEIGHTS")
         [[ -f "$RUN_DIR/metrics.jsonl" ]] || cp docs/training/log.txt docs/training/metrics.jsonl "$RUN_DIR/"
-    elif [[ -f runs/default/last.pt ]]; then
-        INIT=(--warm-start runs/default/last.pt)  # stage 2 begins from stage 1's weights
+    elif [[ -f "$PREVIOUS" ]]; then
+        INIT=(--warm-start "$PREVIOUS")  # stage N begins from stage N-1's weights
+    elif [[ $STAGE == 3 ]] && shipped_is 448; then
+        INIT=(--warm-start "$WEIGHTS")  # the committed weights are stage 2's
     else
-        echo "stage 2 starts from stage 1's runs/default/last.pt: run 'bash scripts/train_default.sh stage1' first" >&2
+        echo "stage $STAGE starts from stage $((STAGE - 1))'s $PREVIOUS: run 'bash scripts/train_default.sh stage$((STAGE - 1))' first" >&2
         exit 1
     fi
 fi
