@@ -326,7 +326,6 @@ class ContentMaker:
             return [Run("".join(rng.choice("ACGT") for _ in range(rng.randint(15, 24))))]
         return [Run(self.phrase(rng.choice((1, 1, 1, 2, 2, 3, 4, 7)), capitalise=rng.random() < 0.7))]
 
-
     def prose(self, max_chars: int) -> list[Run]:
         """Sentences of running text, up to about ``max_chars`` characters (cut later at a word boundary)."""
         rng = self.rng
