@@ -15,7 +15,7 @@ import torch
 
 from tablerec.model import EDDConfig, load_model, prepare_image
 from tablerec.model.beam import decode
-from tablerec.training import SynthTables, TrainConfig, export_weights, train
+from tablerec.training import SynthTables, TrainConfig, export_weights, load_train_config, open_dataset, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,8 +44,6 @@ def synth_available():
 
 
 def test_recipe_synth_settings_shape_the_training_tables(synth_available):
-    from tablerec.training import load_train_config, open_dataset
-
     cfg = TrainConfig.from_dict({**tiny_train_config().to_dict(), "synth": {"max_rows": 3, "max_cols": 2}})
     assert cfg.synth == {"max_rows": 3, "max_cols": 2}
     tables = open_dataset("synth:6", None, seed=0, synth_settings=cfg.synth)
