@@ -38,6 +38,15 @@ def test_shipped_model_predicts_valid_html(pubtabnet_examples):
         assert 0 <= x0 <= x1 <= w and 0 <= y0 <= y1 <= h
 
 
+def test_snapping_moves_boxes_but_not_structure(pubtabnet_examples):
+    image = first_example(pubtabnet_examples)
+    snapped = Predictor().recognize(image)
+    predicted = Predictor(snap=False).recognize(image)
+    assert snapped.structure == predicted.structure
+    moved = [a.bbox != b.bbox for a, b in zip(snapped.cells, predicted.cells)]
+    assert sum(moved) > len(moved) / 2, "snapping should move most cell boxes onto the text"
+
+
 def test_predictor_greedy_and_beam(tiny_checkpoint, pubtabnet_examples):
     from PIL import Image
 
@@ -95,3 +104,14 @@ def test_predict_cli_single_image_prints_html(tiny_checkpoint, pubtabnet_example
     result = run_cli("predict", str(first_example(pubtabnet_examples)), "--model", str(tiny_checkpoint))
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("<html><body><table>")
+
+
+def test_predict_cli_no_snap_reads_at_the_predicted_boxes(tmp_path, pubtabnet_examples):
+    image = str(first_example(pubtabnet_examples))
+    outs = []
+    for extra in ((), ("--no-snap",)):
+        out = tmp_path / f"pred{len(extra)}.jsonl"
+        result = run_cli("predict", image, "-o", str(out), *extra)
+        assert result.returncode == 0, result.stderr
+        outs.append(json.loads(out.read_text()))
+    assert outs[0]["cells"] != outs[1]["cells"]  # the boxes differ: one run snapped them, the other did not

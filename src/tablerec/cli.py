@@ -243,6 +243,7 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    p.add_argument("--no-snap", action="store_true", help="read cells at the boxes the model predicts, not snapped to the page's text")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 
@@ -260,7 +261,7 @@ def cmd_predict(args) -> int:
     if args.beam < 1:
         fail("--beam must be >= 1")
     try:
-        predictor = Predictor(args.model, device=args.device, beam=args.beam)
+        predictor = Predictor(args.model, device=args.device, beam=args.beam, snap=not args.no_snap)
     except Exception as exc:  # a missing, truncated or foreign checkpoint: one line, no traceback
         fail(f"cannot load model {args.model or '(shipped default)'}: {exc}")
     out = open(args.out, "w", encoding="utf-8") if args.out else None

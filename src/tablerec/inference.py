@@ -65,10 +65,13 @@ class Predictor:
 
     ``checkpoint``: a training checkpoint (``RUN_DIR/last.pt``) or an exported
     one; ``None`` is the model shipped in ``tablerec/weights``.  ``device``:
-    ``None`` picks CUDA, then MPS, then CPU.  ``beam``: 1 is greedy decoding.
+    ``None`` picks CUDA, then MPS, then CPU.  ``beam``: 1 is greedy decoding.  ``snap``: move predicted
+    cell boxes onto the text of the page before reading them (``tablerec.model.snap``).
     """
 
-    def __init__(self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1) -> None:
+    def __init__(
+        self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1, snap: bool = True
+    ) -> None:
         path = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
         if not path.is_file():
             hint = " (the default model has not been exported: see scripts/train_default.sh)" if checkpoint is None else ""
@@ -79,13 +82,14 @@ class Predictor:
         self.checkpoint = path
         self.model: EDD = load_model(path, self.device)
         self.beam = max(1, int(beam))
+        self.snap = snap
 
     @torch.inference_mode()
     def recognize(self, image_or_path: Any, beam: int | None = None) -> Table:
         """The table in an image (a path or a PIL image): structure, cell text and cell boxes in image pixels."""
         image = load_image(image_or_path)
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
-        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device)
+        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

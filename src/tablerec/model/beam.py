@@ -15,8 +15,9 @@ from typing import Callable
 
 import torch
 
-from ..table import INLINE_TAG_TOKENS
+from ..table import INLINE_TAG_TOKENS, logical_grid
 from .edd import EDD, crop_cells, prepare_image, prepare_page
+from .snap import snap_boxes
 from .vocab import expand_structure, opens_cell
 
 
@@ -29,20 +30,23 @@ class Decoded:
 
 
 @torch.no_grad()
-def decode_image(model: EDD, image, beam: int = 1, device: torch.device | str = "cpu") -> Decoded:
+def decode_image(model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
-    return decode(model, prepare_image(image, model.config).to(device), beam=beam, page=page)
+    return decode(model, prepare_image(image, model.config).to(device), beam=beam, page=page, snap=snap)
 
 
 @torch.no_grad()
 def decode(
-    model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False, page: torch.Tensor | None = None
+    model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False, page: torch.Tensor | None = None,
+    snap: bool = True,
 ) -> Decoded:
     """Recognise one prepared image ``(C, S, S)`` (see ``prepare_image``); crop reading also needs its
     ``page`` (see ``prepare_page``).
 
     ``beam`` 1 is greedy decoding; ``force_beam`` runs the beam search code even at beam 1 (tests).
+    ``snap``: with crop reading, move the predicted cell boxes onto the page's text lines and words
+    before cropping (``snap.snap_boxes``); the boxes returned are the snapped ones.
     """
     memory, _, cell_memory, cell_grid = model.encoder(image.unsqueeze(0))
     ids, hidden, score = decode_structure(model, memory, beam, force_beam)
@@ -56,6 +60,10 @@ def decode(
         if model.config.reads_crops:
             if page is None:
                 raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
+            if snap:
+                grid = [place[:4] for place in logical_grid(expand_structure(structure_tokens))]
+                snapped = snap_boxes(page[0].cpu().numpy(), boxes.float().cpu().numpy(), grid)
+                boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
             crops = crop_cells(page.unsqueeze(0), sizes, boxes.unsqueeze(0), model.config)[0]
             cell_memory, cell_grid = model.crop_encoder(crops.unsqueeze(1)), None

@@ -1,0 +1,267 @@
+"""Snapping predicted cell boxes to the ink of the page.
+
+The box head places a cell from the structure decoder's state over a 36 x 36 feature grid: it knows
+*which* row and column a cell is in, but its pixel position drifts, by more than half a text line for
+almost half of the cells, and more the further down the table (measured in docs/model.md).  The cell
+reader then crops the wrong line.  The page itself says exactly where the text lines are, so:
+
+1. Binarise the page and remove rules (long horizontal and vertical ink runs).
+2. Find the text lines: runs of pixel rows with ink.
+3. Align the table's logical rows to the text lines, in order (dynamic programming): each row takes
+   a contiguous group of lines (several for cells of several lines), a line may be left out (a title,
+   a speck) and a row may get none (an empty row), each at a cost; otherwise the cost is the distance
+   of the group's centre from where the box head put the row, plus the gaps inside the group.  Then
+   the box head's positions are mapped onto the rows found (its drift is nearly linear) and the rows
+   aligned again.
+4. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
+   cell of that row whose predicted box it overlaps most (or is nearest to).
+5. A cell's box spans its words across and their text lines down.  A cell that gets no word (most
+   likely an empty one) keeps its predicted columns and gets its rows' lines; it is still read.
+
+Everything is NumPy on the page as the crop reader sees it (``prepare_page``: ink 0..255).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Costs of the row alignment, in units of the line pitch (the median distance between lines).
+SKIP_LINE_COST = 3.0  # a text line that belongs to no row
+EMPTY_ROW_COST = 3.0  # a row that gets no text line
+ALIKE_COST = 1.0  # lines that look like two rows put in one, or like one row split in two
+MAX_LINES_PER_ROW = 16
+
+
+@dataclass
+class Snapped:
+    boxes: np.ndarray  # (C, 4) normalised x0, y0, x1, y1: the words of each cell, or the predicted box
+    has_ink: np.ndarray  # (C,) bool: words were given to the cell
+    snapped: np.ndarray  # (C,) bool: the cell's rows were found on the page (False: box kept as predicted)
+
+
+def binarize(page: np.ndarray) -> np.ndarray:
+    """Ink mask of a page (uint8, 0 = paper) by Otsu's threshold, kept between light fills and text."""
+    hist = np.bincount(page.ravel(), minlength=256).astype(np.float64)
+    levels = np.arange(256)
+    weight0 = np.cumsum(hist)
+    weight1 = weight0[-1] - weight0
+    mean0 = np.cumsum(hist * levels) / np.maximum(weight0, 1)
+    mean1 = (np.sum(hist * levels) - np.cumsum(hist * levels)) / np.maximum(weight1, 1)
+    threshold = int(np.argmax(weight0 * weight1 * (mean0 - mean1) ** 2))
+    return page > min(max(threshold, 48), 160)
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of True along axis 1 of a 2D mask: (line index, start, end) arrays."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    step = np.diff(padded, axis=1)
+    line, start = np.nonzero(step == 1)
+    _, end = np.nonzero(step == -1)
+    return line, start, end
+
+
+def _drop_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
+    """``mask`` without its runs (along axis 1) of at least ``min_length``."""
+    line, start, end = _runs(mask)
+    long = (end - start) >= min_length
+    delta = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int32)
+    np.add.at(delta, (line[long], start[long]), 1)
+    np.add.at(delta, (line[long], end[long]), -1)
+    return mask & (np.cumsum(delta, axis=1)[:, :-1] == 0)
+
+
+def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float]:
+    """Ink without table rules, and the text height (pixels) it was judged by.
+
+    Text height: the 98th percentile of vertical ink runs, about the height of a capital or an
+    ascender (character strokes far outnumber rules).  A rule is a horizontal run of five text heights
+    or a vertical one of two and a half, both found on the raw ink (so a grid's rules stay long where
+    they cross), widened by a pixel to take the anti-aliased fringe of a slightly rotated rule.
+    """
+    _, start, end = _runs(ink.T)
+    lengths = end - start
+    text_height = max(float(np.percentile(lengths, 98)) if lengths.size else 10.0, 4.0)
+    rules = ~_drop_runs(ink, max(int(5 * text_height), 20)) & ink
+    rules |= (~_drop_runs(ink.T, max(int(2.5 * text_height), 10)) & ink.T).T
+    grown = rules.copy()
+    grown[1:] |= rules[:-1]
+    grown[:-1] |= rules[1:]
+    grown[:, 1:] |= rules[:, :-1]
+    grown[:, :-1] |= rules[:, 1:]
+    return ink & ~grown, text_height
+
+
+def text_lines(clean: np.ndarray, text_height: float) -> list[tuple[int, int]]:
+    """Pixel-row ranges ``[top, bottom)`` that hold ink, specks dropped and hairline gaps closed."""
+    profile = clean.sum(axis=1)
+    rows = profile > 0
+    padded = np.concatenate([[False], rows, [False]]).astype(np.int8)
+    step = np.diff(padded)
+    bands = list(zip(np.nonzero(step == 1)[0].tolist(), np.nonzero(step == -1)[0].tolist()))
+    merged: list[list[int]] = []
+    for top, bottom in bands:
+        if merged and top - merged[-1][1] <= max(1, int(0.15 * text_height)):
+            merged[-1][1] = bottom
+        else:
+            merged.append([top, bottom])
+    speck = max(2, int(0.3 * text_height))
+    return [(t, b) for t, b in merged if b - t >= speck or profile[t:b].sum() >= 2 * text_height]
+
+
+def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike: np.ndarray | None = None) -> list[tuple[int, int] | None]:
+    """Give each logical row a contiguous group of lines (or none), in order, closest to its anchor
+    (the predicted centre of the row, pixels; None: no evidence).  ``alike[m]`` (0..1): how much lines
+    m and m + 1 cover the same columns - high between two rows of a table, low between the lines of
+    one cell of several lines.  Returns each row's pixel range."""
+    n_rows, n_lines = len(anchors), len(lines)
+    alike = np.full(max(n_lines - 1, 0), 0.5) if alike is None else alike
+    if n_lines == 0:
+        return [None] * n_rows
+    centres = np.array([(t + b) / 2 for t, b in lines], dtype=np.float64)
+    pitch = float(np.median(np.diff(centres))) if n_lines > 1 else float(lines[0][1] - lines[0][0]) if lines else 1.0
+    pitch = max(pitch, 1.0)
+    # inside[j] - inside[k]: what the gaps between lines k..j cost inside one row (a prefix sum).
+    gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_lines - 1)], dtype=np.float64)
+    inside = np.concatenate([[0.0], np.cumsum(2 * gaps / pitch + ALIKE_COST * alike)]).tolist()
+    boundary = [ALIKE_COST * (1 - a) for a in np.asarray(alike).tolist()]
+    inf = float("inf")
+    # cost[r][k]: the best cost of rows < r on lines < k; back[r][k] the state it came from.
+    cost = [[inf] * (n_lines + 1) for _ in range(n_rows + 1)]
+    back: list[list[tuple[int, int]]] = [[(0, 0)] * (n_lines + 1) for _ in range(n_rows + 1)]
+    cost[0][0] = 0.0
+    for r in range(n_rows + 1):
+        for k in range(n_lines + 1):
+            here = cost[r][k]
+            if here == inf:
+                continue
+            if k < n_lines and here + SKIP_LINE_COST < cost[r][k + 1]:
+                cost[r][k + 1], back[r][k + 1] = here + SKIP_LINE_COST, (r, k)
+            if r == n_rows:
+                continue
+            if here + EMPTY_ROW_COST < cost[r + 1][k]:
+                cost[r + 1][k], back[r + 1][k] = here + EMPTY_ROW_COST, (r, k)
+            anchor = anchors[r]
+            start_cost = here + (boundary[k - 1] if 0 < k < n_lines else 0.0)  # a row that starts on a line much like the one before
+            for j in range(k + 1, min(n_lines, k + MAX_LINES_PER_ROW) + 1):
+                # Lines of one cell sit closer than rows do (and cover fewer columns alike): a group
+                # pays for the gaps inside it.
+                step = start_cost + inside[j - 1] - inside[k]
+                if anchor is not None:
+                    step += abs((lines[k][0] + lines[j - 1][1]) / 2 - anchor) / pitch
+                if step < cost[r + 1][j]:
+                    cost[r + 1][j], back[r + 1][j] = step, (r, k)
+    rows: list[tuple[int, int] | None] = [None] * n_rows
+    r, k = n_rows, n_lines
+    while r > 0 or k > 0:
+        pr, pk = back[r][k]
+        if pr == r - 1 and pk < k:
+            rows[pr] = (lines[pk][0], lines[k - 1][1])
+        r, k = pr, pk
+    return rows
+
+
+def _robust_line(points: np.ndarray) -> tuple[float, float]:
+    """Theil-Sen fit ``y = slope * x + intercept`` of points ``(N, 2)``: medians, so that a few rows
+    put on the wrong line do not pull it."""
+    x, y = points[:, 0], points[:, 1]
+    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]
+    upper = np.triu(np.ones_like(dx, dtype=bool), 1) & (np.abs(dx) > 1e-6)
+    slope = float(np.median(dy[upper] / dx[upper])) if upper.any() else 1.0
+    slope = min(max(slope, 0.5), 2.0)
+    return slope, float(np.median(y - slope * x))
+
+
+def words(clean: np.ndarray, top: int, bottom: int, text_height: float) -> list[tuple[int, int]]:
+    """Column ranges ``[x0, x1)`` of the words between two pixel rows (gaps under ~a space joined)."""
+    columns = clean[top:bottom].any(axis=0)
+    padded = np.concatenate([[False], columns, [False]]).astype(np.int8)
+    step = np.diff(padded)
+    runs = list(zip(np.nonzero(step == 1)[0].tolist(), np.nonzero(step == -1)[0].tolist()))
+    joined: list[list[int]] = []
+    for x0, x1 in runs:
+        if joined and x0 - joined[-1][1] < 0.35 * text_height:
+            joined[-1][1] = x1
+        else:
+            joined.append([x0, x1])
+    return [(a, b) for a, b in joined]
+
+
+def _line_likeness(line_words: list[list[tuple[int, int]]], width: int, text_height: float) -> np.ndarray:
+    """IoU of the columns covered by consecutive lines (words widened by a text height)."""
+    pad = int(round(text_height))
+    covered = np.zeros((len(line_words), width), dtype=bool)
+    for m, found in enumerate(line_words):
+        for x0, x1 in found:
+            covered[m, max(0, x0 - pad): x1 + pad] = True
+    both = (covered[:-1] & covered[1:]).sum(axis=1)
+    either = (covered[:-1] | covered[1:]).sum(axis=1)
+    return both / np.maximum(either, 1)
+
+
+def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, int, int]]) -> Snapped:
+    """Snap ``boxes`` (C, 4, normalised) of cells at logical ``grid`` places (row, col, rowspan, colspan)
+    to the ink of ``page`` (H, W uint8 ink, as ``prepare_page``)."""
+    height, width = page.shape
+    n = len(grid)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(n, 4)
+    out = Snapped(boxes.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    if n == 0:
+        return out
+    clean, text_height = remove_rules(binarize(page))
+    lines = text_lines(clean, text_height)
+    if not lines:
+        return out
+    pixel = boxes * np.array([width, height, width, height])
+    n_rows = max(r + rs for r, _, rs, _ in grid)
+    anchors: list[float | None] = []
+    for row in range(n_rows):
+        centres = [(pixel[i, 1] + pixel[i, 3]) / 2 for i, (r, _, rs, _) in enumerate(grid) if r == row and rs == 1]
+        anchors.append(float(np.median(centres)) if centres else None)
+    line_words = [words(clean, top, bottom, text_height) for top, bottom in lines]
+    alike = _line_likeness(line_words, width, text_height)
+    row_range = align_rows(lines, anchors, alike)
+    # The box head's drift grows down the table, roughly linearly: map its row centres onto the
+    # centres just found (a robust line fit) and align once more.
+    pairs = [(a, (f[0] + f[1]) / 2) for a, f in zip(anchors, row_range) if a is not None and f is not None]
+    if len(pairs) >= 3:
+        slope, intercept = _robust_line(np.array(pairs))
+        anchors = [None if a is None else slope * a + intercept for a in anchors]
+        row_range = align_rows(lines, anchors, alike)
+
+    # Words of each row, each given to the cell of that row (spanning ones included) it overlaps most.
+    cell_words: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n)]
+    for row, found in enumerate(row_range):
+        if found is None:
+            continue
+        members = [i for i, (r, _, rs, _) in enumerate(grid) if r <= row < r + rs]
+        if not members:
+            continue
+        for (top, bottom), found_words in zip(lines, line_words):
+            if not (found[0] <= top and bottom <= found[1]):
+                continue
+            for x0, x1 in found_words:
+                overlap = [min(x1, pixel[i, 2]) - max(x0, pixel[i, 0]) for i in members]
+                best = int(np.argmax(overlap))
+                if overlap[best] <= 0:  # no overlap: the nearest predicted box
+                    centre = (x0 + x1) / 2
+                    best = int(np.argmin([min(abs(centre - pixel[i, 0]), abs(centre - pixel[i, 2])) for i in members]))
+                cell_words[members[best]].append((x0, top, x1, bottom))
+    for i, (r, _, rs, _) in enumerate(grid):
+        rows_found = [row_range[k] for k in range(r, min(r + rs, n_rows)) if row_range[k] is not None]
+        if not rows_found:
+            continue
+        out.snapped[i] = True
+        if not cell_words[i]:
+            top, bottom = min(t for t, _ in rows_found), max(b for _, b in rows_found)
+            out.boxes[i, [1, 3]] = top / height, bottom / height
+            continue
+        # Across: the ink of the words; down: the text lines they are on (ascenders to descenders, as
+        # the boxes the reader was trained on, not the ink of the cell's own letters).
+        x0, x1 = min(w[0] for w in cell_words[i]), max(w[2] for w in cell_words[i])
+        top, bottom = min(w[1] for w in cell_words[i]), max(w[3] for w in cell_words[i])
+        out.boxes[i] = (x0 / width, top / height, x1 / width, bottom / height)
+        out.has_ink[i] = True
+    return out
