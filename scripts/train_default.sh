@@ -10,7 +10,8 @@
 #                                            #    stage 2's runs/reader/last.pt (runs/hires); the shipped model
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
-#   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another)
+#   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another;
+#                                            # PREDICT_ARGS=--no-snap to read cells at the predicted boxes)
 #
 # Environment: RUN_DIR (default runs/hires; runs/default, runs/reader for stage1, stage2), VAL (validation data, default
 # synth:32; empty: none), STEPS (total optimizer steps; changing it on a resumed run re-times the cosine learning-rate
@@ -61,7 +62,8 @@ if [[ "${1:-}" == "report" ]]; then
     [[ -f "$OUT/heldout/annotations.jsonl" ]] || python -m tablerec synth "$OUT/heldout" -n 100 --seed 777 --quiet
     for set in heldout:"$OUT/heldout" pubtabnet:"$SHARED/pubtabnet_examples" ctdar:"$SHARED/ctdar2019_modern"; do
         name=${set%%:*}; dir=${set#*:}
-        python -m tablerec predict "$dir/images" --model "$MODEL" -o "$OUT/pred_$name.jsonl" --no-progress || true
+        # shellcheck disable=SC2086  # PREDICT_ARGS: extra words for `tablerec predict`, e.g. --no-snap
+        python -m tablerec predict "$dir/images" --model "$MODEL" -o "$OUT/pred_$name.jsonl" --no-progress ${PREDICT_ARGS:-} || true
         if [[ $name == ctdar ]]; then
             extra=(--structure-only --ignore-nodes thead,tbody)
         else

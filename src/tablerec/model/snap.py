@@ -231,6 +231,19 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         anchors = [None if a is None else slope * a + intercept for a in anchors]
         row_range = align_rows(lines, anchors, alike)
 
+    # Across, the box head errs cell by cell: each cell's columns are taken as the median of the
+    # predicted boxes of all the cells of the same columns.
+    reach = pixel[:, [0, 2]].copy()
+    n_cols = max(c + cs for _, c, _, cs in grid)
+    left, right = np.full(n_cols, np.nan), np.full(n_cols, np.nan)
+    for col in range(n_cols):
+        own = [i for i, (_, c, _, cs) in enumerate(grid) if c == col and cs == 1]
+        if own:
+            left[col], right[col] = np.median(pixel[own, 0]), np.median(pixel[own, 2])
+    for i, (_, c, _, cs) in enumerate(grid):
+        if not np.isnan(left[c]) and not np.isnan(right[c + cs - 1]) and left[c] < right[c + cs - 1]:
+            reach[i] = left[c], right[c + cs - 1]
+
     # Words of each row, each given to the cell of that row (spanning ones included) it overlaps most.
     cell_words: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n)]
     for row, found in enumerate(row_range):
@@ -243,11 +256,11 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
             if not (found[0] <= top and bottom <= found[1]):
                 continue
             for x0, x1 in found_words:
-                overlap = [min(x1, pixel[i, 2]) - max(x0, pixel[i, 0]) for i in members]
+                overlap = [min(x1, reach[i, 1]) - max(x0, reach[i, 0]) for i in members]
                 best = int(np.argmax(overlap))
                 if overlap[best] <= 0:  # no overlap: the nearest predicted box
                     centre = (x0 + x1) / 2
-                    best = int(np.argmin([min(abs(centre - pixel[i, 0]), abs(centre - pixel[i, 2])) for i in members]))
+                    best = int(np.argmin([min(abs(centre - reach[i, 0]), abs(centre - reach[i, 1])) for i in members]))
                 cell_words[members[best]].append((x0, top, x1, bottom))
     for i, (r, _, rs, _) in enumerate(grid):
         rows_found = [row_range[k] for k in range(r, min(r + rs, n_rows)) if row_range[k] is not None]
