@@ -10,11 +10,12 @@ reader then crops the wrong line.  The page itself says exactly where the text l
 3. Align the table's logical rows to the text lines, in order (dynamic programming): each row takes
    a contiguous group of lines (several for cells of several lines), a line may be left out (a title,
    a speck) and a row may get none (an empty row), each at a cost; otherwise the cost is the distance
-   of the group's centre from where the box head put the row, plus the gaps inside the group.  Then
-   the box head's positions are mapped onto the rows found (its drift is nearly linear) and the rows
-   aligned again.
+   of the group's centre from where the box head put the row, plus the gaps inside the group, plus
+   how much two lines look like two rows (they cover the same columns) when grouped, or like one
+   cell when split.
 4. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
-   cell of that row whose predicted box it overlaps most (or is nearest to).
+   cell of that row whose columns it overlaps most (or is nearest to); a column's extent is the median
+   of the predicted boxes of its cells.
 5. A cell's box spans its words across and their text lines down.  A cell that gets no word (most
    likely an empty one) keeps its predicted columns and gets its rows' lines; it is still read.
 
@@ -163,17 +164,6 @@ def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike:
     return rows
 
 
-def _robust_line(points: np.ndarray) -> tuple[float, float]:
-    """Theil-Sen fit ``y = slope * x + intercept`` of points ``(N, 2)``: medians, so that a few rows
-    put on the wrong line do not pull it."""
-    x, y = points[:, 0], points[:, 1]
-    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]
-    upper = np.triu(np.ones_like(dx, dtype=bool), 1) & (np.abs(dx) > 1e-6)
-    slope = float(np.median(dy[upper] / dx[upper])) if upper.any() else 1.0
-    slope = min(max(slope, 0.5), 2.0)
-    return slope, float(np.median(y - slope * x))
-
-
 def words(clean: np.ndarray, top: int, bottom: int, text_height: float) -> list[tuple[int, int]]:
     """Column ranges ``[x0, x1)`` of the words between two pixel rows (gaps under ~a space joined)."""
     columns = clean[top:bottom].any(axis=0)
@@ -223,13 +213,6 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     line_words = [words(clean, top, bottom, text_height) for top, bottom in lines]
     alike = _line_likeness(line_words, width, text_height)
     row_range = align_rows(lines, anchors, alike)
-    # The box head's drift grows down the table, roughly linearly: map its row centres onto the
-    # centres just found (a robust line fit) and align once more.
-    pairs = [(a, (f[0] + f[1]) / 2) for a, f in zip(anchors, row_range) if a is not None and f is not None]
-    if len(pairs) >= 3:
-        slope, intercept = _robust_line(np.array(pairs))
-        anchors = [None if a is None else slope * a + intercept for a in anchors]
-        row_range = align_rows(lines, anchors, alike)
 
     # Across, the box head errs cell by cell: each cell's columns are taken as the median of the
     # predicted boxes of all the cells of the same columns.
