@@ -64,6 +64,7 @@ def main() -> None:
         raise SystemExit("this model does not read cell crops")
     right = {name: Counter() for name in BOXES}
     total, ious = Counter(), {"predicted box": [], "snapped box": []}
+    off_line, height_ratio = {"predicted box": [], "snapped box": []}, []
     tables = list(read_tables(args.gt))[: args.limit or None]
     for table in tables:
         image = load_image(Path(args.images) / table.filename)
@@ -86,8 +87,12 @@ def main() -> None:
         width, height = image.size
         true_boxes = torch.tensor([[v / s for v, s in zip(table.cells[i].bbox, (width, height, width, height))] for i in with_box]).clamp(0, 1)
         boxes = {"true box": true_boxes, "predicted box": all_boxes[with_box], "snapped box": snapped[with_box]}
+        true_height = (true_boxes[:, 3] - true_boxes[:, 1]).clamp(min=1e-6)
+        height_ratio.extend(((boxes["predicted box"][:, 3] - boxes["predicted box"][:, 1]) / true_height).tolist())
         for name in ious:
             ious[name].extend(box_iou(boxes[name], true_boxes).tolist())
+            centre_error = ((boxes[name][:, 1] + boxes[name][:, 3]) - (true_boxes[:, 1] + true_boxes[:, 3])).abs() / 2
+            off_line[name].extend((centre_error > true_height / 2).tolist())
         sizes = torch.tensor([[page.shape[2], page.shape[1]]])
         texts = [table.cells[i].text.strip() for i in with_box]
         for text in texts:
@@ -102,6 +107,9 @@ def main() -> None:
     mean_iou = {name: sum(v) / max(1, len(v)) for name, v in ious.items()}
     print(f"{len(tables)} tables, {sum(total.values())} non-empty cells with a box; mean IoU with the true box: "
           f"predicted {mean_iou['predicted box']:.3f}, snapped {mean_iou['snapped box']:.3f}")
+    for name, flags in off_line.items():
+        print(f"{name}: centre more than half its true height off, up or down: {sum(flags) / max(1, len(flags)):.1%} of cells")
+    print(f"predicted box height / true height: median {float(torch.tensor(height_ratio).median()):.2f}")
     print("| cell length | cells | read exactly: " + " | ".join(BOXES) + " |")
     print("|---|---|---|---|---|")
     for b in BUCKETS:
