@@ -32,6 +32,7 @@ import numpy as np
 SKIP_LINE_COST = 3.0  # a text line that belongs to no row
 EMPTY_ROW_COST = 3.0  # a row that gets no text line
 ALIKE_COST = 1.0  # lines that look like two rows put in one, or like one row split in two
+ANCHOR_COST_CAP = 0.5  # beyond half a line pitch the box head's row position says no more (it drifts by lines)
 MAX_LINES_PER_ROW = 16
 
 
@@ -151,7 +152,7 @@ def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike:
                 # pays for the gaps inside it.
                 step = start_cost + inside[j - 1] - inside[k]
                 if anchor is not None:
-                    step += abs((lines[k][0] + lines[j - 1][1]) / 2 - anchor) / pitch
+                    step += min(abs((lines[k][0] + lines[j - 1][1]) / 2 - anchor) / pitch, ANCHOR_COST_CAP)
                 if step < cost[r + 1][j]:
                     cost[r + 1][j], back[r + 1][j] = step, (r, k)
     rows: list[tuple[int, int] | None] = [None] * n_rows
