@@ -60,8 +60,8 @@ def decode(
         if model.config.reads_crops:
             if page is None:
                 raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
-            if snap:
-                grid = [place[:4] for place in logical_grid(expand_structure(structure_tokens))]
+            grid = [place[:4] for place in logical_grid(expand_structure(structure_tokens))] if snap else []
+            if len(grid) == len(open_idx) > 0:  # one grid place per cell: always so for a repaired structure
                 snapped = snap_boxes(page[0].cpu().numpy(), boxes.float().cpu().numpy(), grid)
                 boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
