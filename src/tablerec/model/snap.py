@@ -40,7 +40,6 @@ MAX_LINES_PER_ROW = 16
 class Snapped:
     boxes: np.ndarray  # (C, 4) normalised x0, y0, x1, y1: the words of each cell, or the predicted box
     has_ink: np.ndarray  # (C,) bool: words were given to the cell
-    snapped: np.ndarray  # (C,) bool: the cell's rows were found on the page (False: box kept as predicted)
 
 
 def binarize(page: np.ndarray) -> np.ndarray:
@@ -96,19 +95,22 @@ def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float]:
     return ink & ~grown, text_height
 
 
+def _joined_runs(flags: np.ndarray, gap_below: float) -> list[tuple[int, int]]:
+    """Ranges ``[start, end)`` of the True runs of a 1D mask, runs less than ``gap_below`` apart joined."""
+    _, starts, ends = _runs(flags[None, :])
+    joined: list[list[int]] = []
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        if joined and start - joined[-1][1] < gap_below:
+            joined[-1][1] = end
+        else:
+            joined.append([start, end])
+    return [(start, end) for start, end in joined]
+
+
 def text_lines(clean: np.ndarray, text_height: float) -> list[tuple[int, int]]:
     """Pixel-row ranges ``[top, bottom)`` that hold ink, specks dropped and hairline gaps closed."""
     profile = clean.sum(axis=1)
-    rows = profile > 0
-    padded = np.concatenate([[False], rows, [False]]).astype(np.int8)
-    step = np.diff(padded)
-    bands = list(zip(np.nonzero(step == 1)[0].tolist(), np.nonzero(step == -1)[0].tolist()))
-    merged: list[list[int]] = []
-    for top, bottom in bands:
-        if merged and top - merged[-1][1] <= max(1, int(0.15 * text_height)):
-            merged[-1][1] = bottom
-        else:
-            merged.append([top, bottom])
+    merged = _joined_runs(profile > 0, max(1, int(0.15 * text_height)) + 1)  # gaps of up to 0.15 text heights (>= 1 px)
     speck = max(2, int(0.3 * text_height))
     return [(t, b) for t, b in merged if b - t >= speck or profile[t:b].sum() >= 2 * text_height]
 
@@ -117,13 +119,13 @@ def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike:
     """Give each logical row a contiguous group of lines (or none), in order, closest to its anchor
     (the predicted centre of the row, pixels; None: no evidence).  ``alike[m]`` (0..1): how much lines
     m and m + 1 cover the same columns - high between two rows of a table, low between the lines of
-    one cell of several lines.  Returns each row's pixel range."""
+    one cell of several lines.  Returns each row's lines as an index range ``[first, end)``."""
     n_rows, n_lines = len(anchors), len(lines)
     alike = np.full(max(n_lines - 1, 0), 0.5) if alike is None else alike
     if n_lines == 0:
         return [None] * n_rows
     centres = np.array([(t + b) / 2 for t, b in lines], dtype=np.float64)
-    pitch = float(np.median(np.diff(centres))) if n_lines > 1 else float(lines[0][1] - lines[0][0]) if lines else 1.0
+    pitch = float(np.median(np.diff(centres))) if n_lines > 1 else float(lines[0][1] - lines[0][0])
     pitch = max(pitch, 1.0)
     # inside[j] - inside[k]: what the gaps between lines k..j cost inside one row (a prefix sum).
     gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_lines - 1)], dtype=np.float64)
@@ -160,24 +162,14 @@ def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike:
     while r > 0 or k > 0:
         pr, pk = back[r][k]
         if pr == r - 1 and pk < k:
-            rows[pr] = (lines[pk][0], lines[k - 1][1])
+            rows[pr] = (pk, k)
         r, k = pr, pk
     return rows
 
 
 def words(clean: np.ndarray, top: int, bottom: int, text_height: float) -> list[tuple[int, int]]:
     """Column ranges ``[x0, x1)`` of the words between two pixel rows (gaps under ~a space joined)."""
-    columns = clean[top:bottom].any(axis=0)
-    padded = np.concatenate([[False], columns, [False]]).astype(np.int8)
-    step = np.diff(padded)
-    runs = list(zip(np.nonzero(step == 1)[0].tolist(), np.nonzero(step == -1)[0].tolist()))
-    joined: list[list[int]] = []
-    for x0, x1 in runs:
-        if joined and x0 - joined[-1][1] < 0.35 * text_height:
-            joined[-1][1] = x1
-        else:
-            joined.append([x0, x1])
-    return [(a, b) for a, b in joined]
+    return _joined_runs(clean[top:bottom].any(axis=0), 0.35 * text_height)
 
 
 def _line_likeness(line_words: list[list[tuple[int, int]]], width: int, text_height: float) -> np.ndarray:
@@ -198,7 +190,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     height, width = page.shape
     n = len(grid)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(n, 4)
-    out = Snapped(boxes.copy(), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    out = Snapped(boxes.copy(), np.zeros(n, dtype=bool))
     if n == 0:
         return out
     clean, text_height = remove_rules(binarize(page))
@@ -213,7 +205,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         anchors.append(float(np.median(centres)) if centres else None)
     line_words = [words(clean, top, bottom, text_height) for top, bottom in lines]
     alike = _line_likeness(line_words, width, text_height)
-    row_range = align_rows(lines, anchors, alike)
+    row_lines = align_rows(lines, anchors, alike)
 
     # Across, the box head errs cell by cell: each cell's columns are taken as the median of the
     # predicted boxes of all the cells of the same columns.
@@ -230,16 +222,15 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
 
     # Words of each row, each given to the cell of that row (spanning ones included) it overlaps most.
     cell_words: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n)]
-    for row, found in enumerate(row_range):
+    for row, found in enumerate(row_lines):
         if found is None:
             continue
         members = [i for i, (r, _, rs, _) in enumerate(grid) if r <= row < r + rs]
         if not members:
             continue
-        for (top, bottom), found_words in zip(lines, line_words):
-            if not (found[0] <= top and bottom <= found[1]):
-                continue
-            for x0, x1 in found_words:
+        for m in range(*found):
+            top, bottom = lines[m]
+            for x0, x1 in line_words[m]:
                 overlap = [min(x1, reach[i, 1]) - max(x0, reach[i, 0]) for i in members]
                 best = int(np.argmax(overlap))
                 if overlap[best] <= 0:  # no overlap: the nearest predicted box
@@ -247,12 +238,11 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
                     best = int(np.argmin([min(abs(centre - reach[i, 0]), abs(centre - reach[i, 1])) for i in members]))
                 cell_words[members[best]].append((x0, top, x1, bottom))
     for i, (r, _, rs, _) in enumerate(grid):
-        rows_found = [row_range[k] for k in range(r, min(r + rs, n_rows)) if row_range[k] is not None]
+        rows_found = [row_lines[k] for k in range(r, min(r + rs, n_rows)) if row_lines[k] is not None]
         if not rows_found:
             continue
-        out.snapped[i] = True
         if not cell_words[i]:
-            top, bottom = min(t for t, _ in rows_found), max(b for _, b in rows_found)
+            top, bottom = lines[min(a for a, _ in rows_found)][0], lines[max(b for _, b in rows_found) - 1][1]
             out.boxes[i, [1, 3]] = top / height, bottom / height
             continue
         # Across: the ink of the words; down: the text lines they are on (ascenders to descenders, as
