@@ -5,8 +5,8 @@ into reading and layout.
 
 For every table the structure decoder is teacher-forced on the true structure (so every true cell has
 its hidden state), then every cell is read greedily three times: from a crop at its true box, at the
-box the box head predicts for it, and at that box snapped to the page's text (``tablerec.model.snap``,
-as ``tablerec predict`` does).  Prints exact cell-text accuracy (inline tags ignored, empty true cells
+box the box head predicts for it, and at that box snapped to the page's text (``tablerec.model.snap``;
+a cell of several lines or a long line read in pieces, as ``tablerec predict`` does).  Prints exact cell-text accuracy (inline tags ignored, empty true cells
 skipped) by length for each, and the mean IoU of the predicted and snapped boxes with the true ones.
 Only for models that read cell crops.
 """
@@ -21,7 +21,7 @@ import torch
 
 from tablerec.inference import load_image
 from tablerec.model import load_model
-from tablerec.model.beam import decode_cells
+from tablerec.model.beam import decode_cells, read_crops
 from tablerec.model.edd import crop_cells, prepare_image, prepare_page
 from tablerec.model.snap import snap_boxes
 from tablerec.model.vocab import cell_opening_positions, compress_structure
@@ -82,7 +82,8 @@ def main() -> None:
         all_boxes = model.box_head(hidden[0, torch.tensor(openings)])
         page = prepare_page(image, cfg)
         grid = [place[:4] for place in logical_grid(table.structure)]
-        snapped = torch.as_tensor(snap_boxes(page[0].numpy(), all_boxes.numpy(), grid).boxes, dtype=torch.float32)
+        snap = snap_boxes(page[0].numpy(), all_boxes.numpy(), grid)
+        snapped = torch.as_tensor(snap.boxes, dtype=torch.float32)
         cell_hidden = hidden[0, torch.tensor([openings[i] for i in with_box])]
         width, height = image.size
         true_boxes = torch.tensor([[v / s for v, s in zip(table.cells[i].bbox, (width, height, width, height))] for i in with_box]).clamp(0, 1)
@@ -98,11 +99,14 @@ def main() -> None:
         for text in texts:
             total[bucket(text)] += 1
         for name in BOXES:
-            crops = crop_cells(page.unsqueeze(0), sizes, boxes[name].unsqueeze(0), cfg)[0]
-            cell_memory = model.crop_encoder(crops.unsqueeze(1))
-            read = decode_cells(model, cell_memory, None, cell_hidden, boxes[name])
-            for text, cell_ids in zip(texts, read):
-                tokens = [t for t in model.cell_vocab.decode(cell_ids) if t not in INLINE_TAG_TOKENS]
+            if name == "snapped box":
+                read = read_crops(model, page, boxes[name], cell_hidden, [snap.pieces[i] for i in with_box])
+            else:
+                crops = crop_cells(page.unsqueeze(0), sizes, boxes[name].unsqueeze(0), cfg)[0]
+                cell_memory = model.crop_encoder(crops.unsqueeze(1))
+                read = [model.cell_vocab.decode(ids) for ids in decode_cells(model, cell_memory, None, cell_hidden, boxes[name])]
+            for text, cell_tokens in zip(texts, read):
+                tokens = [t for t in cell_tokens if t not in INLINE_TAG_TOKENS]
                 right[name][bucket(text)] += "".join(tokens).strip() == text
     mean_iou = {name: sum(v) / max(1, len(v)) for name, v in ious.items()}
     print(f"{len(tables)} tables, {sum(total.values())} non-empty cells with a box; mean IoU with the true box: "

@@ -115,3 +115,12 @@ def test_predict_cli_no_snap_reads_at_the_predicted_boxes(tmp_path, pubtabnet_ex
         assert result.returncode == 0, result.stderr
         outs.append(json.loads(out.read_text()))
     assert outs[0]["cells"] != outs[1]["cells"]  # the boxes differ: one run snapped them, the other did not
+
+
+def test_readings_of_a_cells_pieces_are_joined_with_inline_tags_kept_open():
+    from tablerec.model.beam import join_pieces
+
+    assert join_pieces([["a", "b"], [], ["c"]]) == ["a", "b", " ", "c"]
+    assert join_pieces([["<b>", "a", "</b>"], ["<b>", "c", "</b>"]]) == ["<b>", "a", " ", "c", "</b>"]
+    assert join_pieces([["<b>", "<i>", "a", "</i>", "</b>"], ["<b>", "c", "</b>"]]) == ["<b>", "<i>", "a", "</i>", " ", "c", "</b>"]
+    assert join_pieces([["<b>", "a", "</b>"], ["c"]]) == ["<b>", "a", "</b>", " ", "c"]

@@ -57,3 +57,45 @@ def test_snapping_a_blank_page_or_no_cells_keeps_the_boxes():
     snapped = snap_boxes(page, boxes, [(0, 0, 1, 1), (0, 1, 1, 1)])
     assert np.allclose(snapped.boxes, boxes) and not snapped.has_ink.any()
     assert snap_boxes(page, np.zeros((0, 4)), []).boxes.shape == (0, 4)
+
+
+def test_snapped_boxes_are_as_tall_as_the_boxes_the_reader_learnt_on():
+    # A line's ink is shorter than its annotated (font line) box; the crop would show the reader larger
+    # text than it was trained on.  Snapped single-line boxes come out about as tall as the true ones.
+    cfg = EDDConfig(page_max_side=1024)
+    ratios = []
+    for index in range(6):
+        image, table = synth_table(index, seed=31)
+        page = prepare_page(image, cfg)[0].numpy()
+        width, height = image.size
+        grid = [place[:4] for place in logical_grid(table.structure)]
+        truth = np.array([[v / s for v, s in zip(c.bbox, (width, height, width, height))] if c.bbox else (0.0, 0.0, 1.0, 1.0) for c in table.cells])
+        snapped = snap_boxes(page, truth, grid)
+        line = np.median([c.bbox[3] - c.bbox[1] for c in table.cells if c.bbox])
+        for i, c in enumerate(table.cells):
+            if c.bbox and c.text.strip() and snapped.has_ink[i] and c.bbox[3] - c.bbox[1] < 1.3 * line:
+                ratios.append((snapped.boxes[i, 3] - snapped.boxes[i, 1]) / (truth[i, 3] - truth[i, 1]))
+    assert len(ratios) > 100
+    assert 0.9 < np.median(ratios) < 1.15
+
+
+def test_cells_of_several_lines_or_one_long_line_are_read_in_pieces():
+    from PIL import ImageDraw, ImageFont
+
+    image = Image.new("L", (900, 80), 255)
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=14)
+    draw.text((10, 10), "alpha beta", font=font, fill=0)
+    draw.text((10, 30), "gamma", font=font, fill=0)
+    long_line = "one two three four five six seven eight nine ten eleven twelve thirteen"
+    draw.text((200, 10), long_line, font=font, fill=0)  # on the first line: text lines run across the page
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    boxes = np.array([[0.0, 0.05, 0.2, 0.6], [0.2, 0.1, 1.0, 0.5]])
+    snapped = snap_boxes(page, boxes, [(0, 0, 1, 1), (0, 1, 1, 1)])
+    first, second = snapped.pieces
+    assert len(first) == 2 and first[0][3] <= first[1][1] + 1e-9  # two lines, top one first
+    assert len(second) >= 2  # one line of ~70 characters: more than a crop holds
+    assert all(abs(p[1] - second[0][1]) < 1e-9 for p in second)  # all on the same line, left to right
+    assert all(a[2] < b[0] for a, b in zip(second, second[1:]))
+    left, _, right, _ = draw.textbbox((200, 10), long_line, font=font)
+    assert abs(second[0][0] * 900 - left) < 3 and abs(second[-1][2] * 900 - right) < 3  # together they cover the line

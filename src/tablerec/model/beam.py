@@ -60,19 +60,72 @@ def decode(
         if model.config.reads_crops:
             if page is None:
                 raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
+            pieces = None
             grid = [place[:4] for place in logical_grid(expand_structure(structure_tokens))] if snap else []
             if len(grid) == len(open_idx) > 0:  # one grid place per cell: always so for a repaired structure
                 snapped = snap_boxes(page[0].cpu().numpy(), boxes.float().cpu().numpy(), grid)
                 boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
-            sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
-            crops = crop_cells(page.unsqueeze(0), sizes, boxes.unsqueeze(0), model.config)[0]
-            cell_memory, cell_grid = model.crop_encoder(crops.unsqueeze(1)), None
-        cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, cell_beam or beam, force_beam)
-        cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
+                pieces = snapped.pieces
+            cells = read_crops(model, page, boxes, cell_hidden, pieces, cell_beam or beam, force_beam)
+        else:
+            cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, cell_beam or beam, force_beam)
+            cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
         box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
     else:
         cells, box_list = [], []
     return Decoded(expand_structure(structure_tokens), cells, box_list, score)
+
+
+def read_crops(
+    model: EDD, page: torch.Tensor, boxes: torch.Tensor, cell_hidden: torch.Tensor,
+    pieces: list[list[tuple[float, float, float, float]]] | None = None, beam: int = 1, force_beam: bool = False,
+) -> list[list[str]]:
+    """Content tokens of every cell, read from crops of ``page`` at ``boxes`` (C, 4, normalised).
+
+    With ``pieces`` (from ``snap_boxes``), a cell of several pieces (text lines, parts of a long
+    line) is read piece by piece, all pieces of the table in one batch, and the readings joined by
+    spaces: a crop of one line shows the reader text at the size it learnt, where a crop of the whole
+    cell shrinks it.
+    """
+    owner: list[int] = []
+    read_boxes: list = []
+    for i in range(boxes.shape[0]):
+        cell_pieces = pieces[i] if pieces is not None and len(pieces[i]) > 1 else [boxes[i].tolist()]
+        owner += [i] * len(cell_pieces)
+        read_boxes += cell_pieces
+    read_boxes_t = torch.tensor(read_boxes, dtype=boxes.dtype, device=boxes.device)
+    sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
+    crops = crop_cells(page.unsqueeze(0), sizes, read_boxes_t.unsqueeze(0), model.config)[0]
+    owner_t = torch.tensor(owner, dtype=torch.long, device=boxes.device)
+    ids = decode_cells(model, model.crop_encoder(crops.unsqueeze(1)), None, cell_hidden[owner_t], read_boxes_t, beam, force_beam)
+    readings: list[list[list[str]]] = [[] for _ in range(boxes.shape[0])]
+    for i, piece_ids in zip(owner, ids):
+        readings[i].append(repair_cell_tokens(model.cell_vocab.decode(piece_ids)))
+    return [join_pieces(r) for r in readings]
+
+
+def join_pieces(readings: list[list[str]]) -> list[str]:
+    """One cell's tokens from the readings of its pieces: joined by a space, with an inline tag that
+    closes at the end of one piece and opens again at the start of the next (a bold cell read in
+    two pieces) kept open across the join; empty readings dropped."""
+    out: list[str] = []
+    for tokens in (r for r in readings if r):
+        if not out:
+            out = list(tokens)
+            continue
+        closing: list[str] = []
+        while out and out[-1] in INLINE_TAG_TOKENS and out[-1].startswith("</"):
+            closing.insert(0, out.pop())
+        opening = []
+        rest = list(tokens)
+        while rest and rest[0] in INLINE_TAG_TOKENS and not rest[0].startswith("</"):
+            opening.append(rest.pop(0))
+        # the outermost closer against the outermost opener, inwards, so nesting stays proper
+        while closing and opening and closing[-1] == "</" + opening[0][1:]:
+            closing.pop()
+            opening.pop(0)
+        out += closing + [" "] + opening + rest
+    return out
 
 
 # ---- structure decoder --------------------------------------------------------------------

@@ -16,8 +16,9 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
 4. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
    cell of that row whose columns it overlaps most (or is nearest to); a column's extent is the median
    of the predicted boxes of its cells.
-5. A cell's box spans its words across and their text lines down.  A cell that gets no word (most
-   likely an empty one) keeps its predicted columns and gets its rows' lines; it is still read.
+5. A cell's box spans its words across and their text lines down, each line at least as tall as the
+   line boxes the reader was trained on (``LINE_BOX_HEIGHT``).  A cell that gets no word (most likely
+   an empty one) keeps its predicted columns and gets its rows' lines; it is still read.
 
 Everything is NumPy on the page as the crop reader sees it (``prepare_page``: ink 0..255).
 """
@@ -34,12 +35,24 @@ EMPTY_ROW_COST = 3.0  # a row that gets no text line
 ALIKE_COST = 1.0  # lines that look like two rows put in one, or like one row split in two
 ANCHOR_COST_CAP = 0.5  # beyond half a line pitch the box head's row position says no more (it drifts by lines)
 MAX_LINES_PER_ROW = 16
+# The reader was trained on crops of annotated boxes: a font's line box, ascent to descent, about 1.7
+# text heights tall (median over the held-out synthetic tables and the PubTabNet examples alike).  A
+# line's ink is shorter (1.2-1.3: no descenders in "1.54"), which shows the reader larger text than
+# it learnt on, so each line is padded, about its centre, to this height.
+LINE_BOX_HEIGHT = 1.7
+# A crop holds about 20 text heights of a line before it must shrink the text (32 x 256 crops of a
+# 1.7-text-height line with half a line box of margin each side: 32 / 3.4 pixels per text height, 256
+# wide less margins); wider lines are read in pieces cut between words.
+MAX_PIECE_WIDTH = 20.0
 
 
 @dataclass
 class Snapped:
     boxes: np.ndarray  # (C, 4) normalised x0, y0, x1, y1: the words of each cell, or the predicted box
     has_ink: np.ndarray  # (C,) bool: words were given to the cell
+    # Per cell, the boxes (normalised) to read it from one after another: one per text line, long
+    # lines cut between words into pieces of at most MAX_PIECE_WIDTH; [] for a cell with no words.
+    pieces: list[list[tuple[float, float, float, float]]]
 
 
 def binarize(page: np.ndarray) -> np.ndarray:
@@ -184,13 +197,33 @@ def _line_likeness(line_words: list[list[tuple[int, int]]], width: int, text_hei
     return both / np.maximum(either, 1)
 
 
+def _pieces(cell_words: list[tuple[float, float, float, float]], text_height: float) -> list[tuple[float, float, float, float]]:
+    """A cell's words (x0, top, x1, bottom) grouped into reading pieces: by line, top to bottom, then
+    left to right, a new piece where the line would grow wider than MAX_PIECE_WIDTH text heights."""
+    pieces: list[list[float]] = []
+    line = None
+    for x0, top, x1, bottom in sorted(cell_words, key=lambda w: (w[1], w[0])):
+        if line == (top, bottom) and x1 - pieces[-1][0] <= MAX_PIECE_WIDTH * text_height:
+            pieces[-1][2] = x1
+        else:
+            pieces.append([x0, top, x1, bottom])
+        line = (top, bottom)
+    return [tuple(p) for p in pieces]
+
+
+def _line_box(top: int, bottom: int, text_height: float, page_height: int) -> tuple[float, float]:
+    """A text line's ink rows ``[top, bottom)`` padded about their centre to ``LINE_BOX_HEIGHT`` text heights."""
+    pad = max(0.0, LINE_BOX_HEIGHT * text_height - (bottom - top)) / 2
+    return max(0.0, top - pad), min(float(page_height), bottom + pad)
+
+
 def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, int, int]]) -> Snapped:
     """Snap ``boxes`` (C, 4, normalised) of cells at logical ``grid`` places (row, col, rowspan, colspan)
     to the ink of ``page`` (H, W uint8 ink, as ``prepare_page``)."""
     height, width = page.shape
     n = len(grid)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(n, 4)
-    out = Snapped(boxes.copy(), np.zeros(n, dtype=bool))
+    out = Snapped(boxes.copy(), np.zeros(n, dtype=bool), [[] for _ in range(n)])
     if n == 0:
         return out
     clean, text_height = remove_rules(binarize(page))
@@ -206,6 +239,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     line_words = [words(clean, top, bottom, text_height) for top, bottom in lines]
     alike = _line_likeness(line_words, width, text_height)
     row_lines = align_rows(lines, anchors, alike)
+    line_boxes = [_line_box(top, bottom, text_height, height) for top, bottom in lines]
 
     # Across, the box head errs cell by cell: each cell's columns are taken as the median of the
     # predicted boxes of all the cells of the same columns.
@@ -229,7 +263,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if not members:
             continue
         for m in range(*found):
-            top, bottom = lines[m]
+            top, bottom = line_boxes[m]
             for x0, x1 in line_words[m]:
                 overlap = [min(x1, reach[i, 1]) - max(x0, reach[i, 0]) for i in members]
                 best = int(np.argmax(overlap))
@@ -242,7 +276,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if not rows_found:
             continue
         if not cell_words[i]:
-            top, bottom = lines[min(a for a, _ in rows_found)][0], lines[max(b for _, b in rows_found) - 1][1]
+            top, bottom = line_boxes[min(a for a, _ in rows_found)][0], line_boxes[max(b for _, b in rows_found) - 1][1]
             out.boxes[i, [1, 3]] = top / height, bottom / height
             continue
         # Across: the ink of the words; down: the text lines they are on (ascenders to descenders, as
@@ -251,4 +285,5 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         top, bottom = min(w[1] for w in cell_words[i]), max(w[3] for w in cell_words[i])
         out.boxes[i] = (x0 / width, top / height, x1 / width, bottom / height)
         out.has_ink[i] = True
+        out.pieces[i] = [(a / width, b / height, c / width, d / height) for a, b, c, d in _pieces(cell_words[i], text_height)]
     return out
