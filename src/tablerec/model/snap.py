@@ -31,7 +31,7 @@ import numpy as np
 
 # Costs of the row alignment, in units of the line pitch (the median distance between lines).
 SKIP_LINE_COST = 3.0  # a text line that belongs to no row
-EMPTY_ROW_COST = 3.0  # a row that gets no text line
+EMPTY_ROW_COST = 8.0  # a row that gets no text line
 ALIKE_COST = 1.0  # lines that look like two rows put in one, or like one row split in two
 ANCHOR_COST_CAP = 0.5  # beyond half a line pitch the box head's row position says no more (it drifts by lines)
 MAX_LINES_PER_ROW = 16
