@@ -268,3 +268,21 @@ def test_crop_reader_trains_and_its_layout_equals_incremental_decoding():
 
     decoded = decode_image(model, Image.new("L", (90, 40), 255), beam=2)
     Table.from_html(decoded_to_table(decoded, (90, 40)).to_html())
+
+
+def test_cells_known_to_hold_text_are_not_read_as_empty():
+    from tablerec.model.beam import read_crops
+
+    torch.manual_seed(0)
+    model = create_model(CROP).eval()
+    with torch.no_grad():
+        model.cell_decoder.head.bias[model.cell_vocab.eos_id] = 100.0  # a reader that would end every cell at once
+    page = torch.zeros(1, 40, 80, dtype=torch.uint8)
+    boxes = torch.tensor([[0.1, 0.1, 0.4, 0.4], [0.5, 0.1, 0.9, 0.4], [0.1, 0.5, 0.9, 0.9]])
+    hidden = torch.randn(3, CROP.d_model)
+    pieces = [[tuple(boxes[0].tolist())], [], [(0.1, 0.5, 0.5, 0.7), (0.1, 0.7, 0.5, 0.9)]]  # words in cells 0 and 2
+    for beam in (1, 2):
+        with torch.no_grad():
+            cells = read_crops(model, page, boxes, hidden, pieces, beam=beam)
+        assert cells[0] and not cells[1] and cells[2]
+        assert " " in cells[2]  # two pieces, joined

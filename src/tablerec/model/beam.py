@@ -89,15 +89,18 @@ def read_crops(
     """
     owner: list[int] = []
     read_boxes: list = []
+    has_text: list[bool] = []
     for i in range(boxes.shape[0]):
         cell_pieces = pieces[i] if pieces is not None and len(pieces[i]) > 1 else [boxes[i].tolist()]
         owner += [i] * len(cell_pieces)
         read_boxes += cell_pieces
+        has_text += [pieces is not None and len(pieces[i]) > 0] * len(cell_pieces)
     read_boxes_t = torch.tensor(read_boxes, dtype=boxes.dtype, device=boxes.device)
     sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
     crops = crop_cells(page.unsqueeze(0), sizes, read_boxes_t.unsqueeze(0), model.config)[0]
     owner_t = torch.tensor(owner, dtype=torch.long, device=boxes.device)
-    ids = decode_cells(model, model.crop_encoder(crops.unsqueeze(1)), None, cell_hidden[owner_t], read_boxes_t, beam, force_beam)
+    ids = decode_cells(model, model.crop_encoder(crops.unsqueeze(1)), None, cell_hidden[owner_t], read_boxes_t, beam, force_beam,
+                       has_text=torch.tensor(has_text, device=boxes.device))
     readings: list[list[list[str]]] = [[] for _ in range(boxes.shape[0])]
     for i, piece_ids in zip(owner, ids):
         readings[i].append(repair_cell_tokens(model.cell_vocab.decode(piece_ids)))
@@ -183,11 +186,13 @@ def _greedy_single(step: Callable, max_len: int, eos_id: int) -> tuple[list[int]
 
 def decode_cells(
     model: EDD, memory: torch.Tensor, grid: tuple[int, int] | None, cell_hidden: torch.Tensor, boxes: torch.Tensor, beam: int = 1,
-    force_beam: bool = False,
+    force_beam: bool = False, has_text: torch.Tensor | None = None,
 ) -> list[list[int]]:
     """Content token ids of every cell, all cells of the table decoded as one batch.
 
     ``memory`` is the table's ``(1, K, d)``, or with crop reading one row per cell ``(C, P, d)``.
+    ``has_text`` (C,) bool: cells known to hold text (snapping found words in them) may not end
+    before their first token.
     """
     dec = model.cell_decoder
     n_cells = cell_hidden.shape[0]
@@ -212,7 +217,10 @@ def decode_cells(
         positions = torch.full((n, 1), t, dtype=torch.long, device=memory.device)
         x = dec.inputs(start_hidden[state["rows"]].unsqueeze(1), token_ids, is_start, positions)
         logits = dec(x, state["memory_kv"], state["bias"], caches=caches, cross_shape=None if per_cell else (1, n))
-        return torch.log_softmax(logits[:, -1].float(), dim=-1)
+        logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+        if t == 0 and has_text is not None:
+            logp[has_text.repeat_interleave(beam)[state["rows"]], eos_id] = float("-inf")
+        return logp
 
     def reorder(index: torch.Tensor) -> None:
         for cache in caches:
