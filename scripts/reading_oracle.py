@@ -21,8 +21,8 @@ import torch
 
 from tablerec.inference import load_image
 from tablerec.model import load_model
-from tablerec.model.beam import decode_cells, read_crops
-from tablerec.model.edd import crop_cells, prepare_image, prepare_page
+from tablerec.model.beam import read_crops
+from tablerec.model.edd import prepare_image, prepare_page
 from tablerec.model.snap import snap_boxes
 from tablerec.model.vocab import cell_opening_positions, compress_structure
 from tablerec.pubtabnet import read_tables
@@ -94,17 +94,12 @@ def main() -> None:
             ious[name].extend(box_iou(boxes[name], true_boxes).tolist())
             centre_error = ((boxes[name][:, 1] + boxes[name][:, 3]) - (true_boxes[:, 1] + true_boxes[:, 3])).abs() / 2
             off_line[name].extend((centre_error > true_height / 2).tolist())
-        sizes = torch.tensor([[page.shape[2], page.shape[1]]])
         texts = [table.cells[i].text.strip() for i in with_box]
         for text in texts:
             total[bucket(text)] += 1
         for name in BOXES:
-            if name == "snapped box":
-                read = read_crops(model, page, boxes[name], cell_hidden, [snap.pieces[i] for i in with_box])
-            else:
-                crops = crop_cells(page.unsqueeze(0), sizes, boxes[name].unsqueeze(0), cfg)[0]
-                cell_memory = model.crop_encoder(crops.unsqueeze(1))
-                read = [model.cell_vocab.decode(ids) for ids in decode_cells(model, cell_memory, None, cell_hidden, boxes[name])]
+            pieces = [snap.pieces[i] for i in with_box] if name == "snapped box" else None
+            read = read_crops(model, page, boxes[name], cell_hidden, pieces)
             for text, cell_tokens in zip(texts, read):
                 tokens = [t for t in cell_tokens if t not in INLINE_TAG_TOKENS]
                 right[name][bucket(text)] += "".join(tokens).strip() == text

@@ -49,10 +49,14 @@ MAX_PIECE_WIDTH = 20.0
 @dataclass
 class Snapped:
     boxes: np.ndarray  # (C, 4) normalised x0, y0, x1, y1: the words of each cell, or the predicted box
-    has_ink: np.ndarray  # (C,) bool: words were given to the cell
     # Per cell, the boxes (normalised) to read it from one after another: one per text line, long
     # lines cut between words into pieces of at most MAX_PIECE_WIDTH; [] for a cell with no words.
     pieces: list[list[tuple[float, float, float, float]]]
+
+    @property
+    def has_ink(self) -> np.ndarray:
+        """(C,) bool: words were given to the cell."""
+        return np.array([bool(p) for p in self.pieces], dtype=bool)
 
 
 def binarize(page: np.ndarray) -> np.ndarray:
@@ -223,7 +227,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     height, width = page.shape
     n = len(grid)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(n, 4)
-    out = Snapped(boxes.copy(), np.zeros(n, dtype=bool), [[] for _ in range(n)])
+    out = Snapped(boxes.copy(), [[] for _ in range(n)])
     if n == 0:
         return out
     clean, text_height = remove_rules(binarize(page))
@@ -284,6 +288,5 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         x0, x1 = min(w[0] for w in cell_words[i]), max(w[2] for w in cell_words[i])
         top, bottom = min(w[1] for w in cell_words[i]), max(w[3] for w in cell_words[i])
         out.boxes[i] = (x0 / width, top / height, x1 / width, bottom / height)
-        out.has_ink[i] = True
         out.pieces[i] = [(a / width, b / height, c / width, d / height) for a, b, c, d in _pieces(cell_words[i], text_height)]
     return out
