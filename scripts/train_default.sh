@@ -1,31 +1,34 @@
 #!/usr/bin/env bash
 # Train the shipped default EDD model on synthetic tables, or resume it: safe to run again after any stop.
 #
-# Three stages (docs/model.md tells why), each warm-started from the one before:
+# Four stages (docs/model.md tells why), each warm-started from the one before:
 #   bash scripts/train_default.sh stage1     # 1. the paper's EDD: cells read the table's 28x28 memory (runs/default; shipped
 #                                            #    until 2026-11-25, 7,000 steps)
 #   bash scripts/train_default.sh stage2     # 2. cells read crops of their boxes (cell_reader "crop"), from stage 1's
 #                                            #    runs/default/last.pt (runs/reader; shipped until 2026-11-26, 7,400 steps)
-#   bash scripts/train_default.sh            # 3. stage 2 with the table image at 576 x 576 instead of 448 x 448, from
-#                                            #    stage 2's runs/reader/last.pt (runs/hires); the shipped model
+#   bash scripts/train_default.sh stage3     # 3. stage 2 with the table image at 576 x 576 instead of 448 x 448, from
+#                                            #    stage 2's runs/reader/last.pt (runs/hires; shipped until 2026-11-26, 7,000 steps)
+#   bash scripts/train_default.sh            # 4. stage 3 on tables half of which are drawn large and shrunk (thin, light
+#                                            #    text as in PDF renderings) with more kinds of cell text, from stage 3's
+#                                            #    runs/hires/last.pt (runs/text); the shipped model
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another;
 #                                            # PREDICT_ARGS=--no-snap to read cells at the predicted boxes)
 #
-# Environment: RUN_DIR (default runs/hires; runs/default, runs/reader for stage1, stage2), VAL (validation data, default
+# Environment: RUN_DIR (default runs/text; runs/default, runs/reader, runs/hires for stages 1-3), VAL (validation data, default
 # synth:32; empty: none), STEPS (total optimizer steps; changing it on a resumed run re-times the cosine learning-rate
 # decay), DEVICE (default: best available).
 # Logs: $RUN_DIR/log.txt (losses, validation TEDS), $RUN_DIR/metrics.jsonl; console output in
 # $RUN_DIR/console.txt.  A checkpoint ($RUN_DIR/last.pt) is written every 10 minutes.
 # Across machines: runs/ is not in git, so `export` also copies the logs to docs/training/; on a fresh clone
-# (no last.pt) stage 3 carries on from the committed export's step and recipe with a fresh optimizer.
+# (no last.pt) stage 4 carries on from the committed export's step and recipe with a fresh optimizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STAGE=3
-case "${1:-}" in stage1) STAGE=1 ;; stage2) STAGE=2 ;; esac
-RUN_DIRS=(- runs/default runs/reader runs/hires)
-STAGE_STEPS=(- 7000 7400 3000)
+STAGE=4
+case "${1:-}" in stage1) STAGE=1 ;; stage2) STAGE=2 ;; stage3) STAGE=3 ;; esac
+RUN_DIRS=(- runs/default runs/reader runs/hires runs/text)
+STAGE_STEPS=(- 7000 7400 3000 2500)
 RUN_DIR=${RUN_DIR:-${RUN_DIRS[$STAGE]}}
 STEPS=${STEPS:-${STAGE_STEPS[$STAGE]}}
 VAL=${VAL-synth:32}
@@ -136,9 +139,23 @@ read -r -d '' STAGE3_CHANGES <<'JSON' || true
   }
 }
 JSON
+# Stage 4: real cells' text is thinner and lighter than text drawn at size, and the stage-3 reader guessed
+# from its language prior ("yes" read as "High"): half the tables drawn 2-3x larger and shrunk with an
+# area filter, more kinds of cell text (codes with no language in them, lower-case categories, ...).
+read -r -d '' STAGE4_CHANGES <<'JSON' || true
+{
+  "seed": 3,
+  "synth": {
+    "prose_probability": 0.2,
+    "supersample_probability": 0.5,
+    "more_text_kinds": true
+  },
+  "model": {}
+}
+JSON
 CONFIG="$RUN_DIR/recipe.json"
 if [[ ! -f "$CONFIG" ]]; then
-    STAGE1_RECIPE=$STAGE1_RECIPE STAGE2_CHANGES=$STAGE2_CHANGES STAGE3_CHANGES=$STAGE3_CHANGES python -c "
+    STAGE1_RECIPE=$STAGE1_RECIPE STAGE2_CHANGES=$STAGE2_CHANGES STAGE3_CHANGES=$STAGE3_CHANGES STAGE4_CHANGES=$STAGE4_CHANGES python -c "
 import json, os, sys
 recipe = json.loads(os.environ['STAGE1_RECIPE'])
 for stage in range(2, int(sys.argv[2]) + 1):
@@ -152,24 +169,26 @@ fi
 # Where the run starts when it has no checkpoint of its own.
 WEIGHTS=src/tablerec/weights/edd_default.pt
 PREVIOUS=${RUN_DIRS[$((STAGE - 1))]:-}/last.pt
-shipped_is() {  # the committed weights are this stage's (image size, crop reader), trained past step 1,000
+shipped_is() {  # the committed weights are stage $1's (told by image size, reader, data), trained past step 1,000
     python -c "
 import sys, torch
 config = torch.load('$WEIGHTS', weights_only=False)
 meta = config.get('meta') or {}
 model = config['model_config']
-sys.exit(0 if model.get('cell_reader') == 'crop' and model.get('image_size') == $1 and meta.get('step', 0) >= 1000 else 1)"
+synth = (meta.get('train_config') or {}).get('synth') or {}
+stage = 1 if model.get('cell_reader') != 'crop' else 2 if model.get('image_size') == 448 else 4 if synth.get('more_text_kinds') else 3
+sys.exit(0 if stage == $1 and meta.get('step', 0) >= 1000 else 1)"
 }
 INIT=()
 if [[ ! -f "$RUN_DIR/last.pt" && $STAGE != 1 ]]; then
-    if [[ $STAGE == 3 && -f docs/training/metrics.jsonl ]] && shipped_is 576; then
+    if [[ $STAGE == 4 && -f docs/training/metrics.jsonl ]] && shipped_is 4; then
         # A fresh clone: continue from the committed export and its logs.
         INIT=(--init "$WEIGHTS")
         [[ -f "$RUN_DIR/metrics.jsonl" ]] || cp docs/training/log.txt docs/training/metrics.jsonl "$RUN_DIR/"
     elif [[ -f "$PREVIOUS" ]]; then
         INIT=(--warm-start "$PREVIOUS")  # stage N begins from stage N-1's weights
-    elif [[ $STAGE == 3 ]] && shipped_is 448; then
-        INIT=(--warm-start "$WEIGHTS")  # the committed weights are stage 2's
+    elif shipped_is $((STAGE - 1)); then
+        INIT=(--warm-start "$WEIGHTS")  # the committed weights are the stage before's
     else
         echo "stage $STAGE starts from stage $((STAGE - 1))'s $PREVIOUS: run 'bash scripts/train_default.sh stage$((STAGE - 1))' first" >&2
         exit 1

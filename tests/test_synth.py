@@ -7,6 +7,7 @@ import random
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tablerec.cli import main
 from tablerec.pubtabnet import iter_records, validate_table
@@ -15,7 +16,7 @@ from tablerec.synth import content as synth_content
 from tablerec.synth import fonts as synth_fonts
 from tablerec.synth.augment import rescale, rotate
 from tablerec.synth.generate import table_rng
-from tablerec.synth.layout import layout, make_spec
+from tablerec.synth.layout import enlarge_spec, enlarged_config, layout, make_spec
 from tablerec.synth.render import render
 from tablerec.table import INLINE_TAG_TOKENS, Table
 
@@ -142,6 +143,55 @@ def test_prose_tables_have_multi_line_cells_and_leave_other_seeds_alone():
     digest = hashlib.sha256(json.dumps([[t.structure, [c.tokens for c in t.cells]] for t in before]).encode())
     assert digest.hexdigest()[:16] == "ce5ae9c634d2ef58"
     assert not any(c.prose for i in range(12) for c in _parts(i, seed=4)[0].cells)
+
+
+def test_supersampled_tables_have_lighter_text():
+    config = SynthConfig(supersample_probability=1.0, augment_probability=0.0)
+    peaks, peaks_at_size = [], []
+    for index in range(8):
+        for cfg, out in ((config, peaks), (PLAIN, peaks_at_size)):
+            image, table = synth_table(index, seed=6, config=cfg)
+            assert validate_table(table, image.size)[0] == []
+            ink = 255 - np.asarray(image.convert("L"), dtype=np.int16)
+            out += [np.percentile(ink[_inside(ink, c.bbox).astype(bool)], 99) for c in table.cells if c.bbox]
+        assert table.extra["synth"]["scale"] == 1
+    # Drawn large and shrunk with an area filter, strokes cover parts of pixels: a cell's darkest ink is lighter.
+    assert np.median(peaks) < np.median(peaks_at_size) - 20
+
+
+def test_supersampled_text_stays_in_its_box():
+    config = SynthConfig(supersample_probability=1.0, augment_probability=0.0)
+    for index in range(6):
+        rng = table_rng(6, index)
+        assert rng.random() < 1.0
+        scale = rng.choice((2, 3))
+        big = enlarged_config(config, scale)
+        spec = make_spec(rng, big)
+        enlarge_spec(spec, scale)
+        geom = layout(spec, rng, big)
+        image, boxes = render(spec, geom)
+        no_text, _ = render(spec, geom, draw_text=False)
+        shrunk, shrunk_no_text = (rescale(im, [], 1 / scale, Image.Resampling.BOX)[0] for im in (image, no_text))
+        final, table = synth_table(index, seed=6, config=config)
+        assert table.extra["synth"]["scale"] == scale
+        assert np.array_equal(np.asarray(final.convert("L")), np.asarray(shrunk.convert("L")))
+        text = _ink(shrunk, shrunk_no_text)
+        covered = np.zeros_like(text)
+        for cell in table.cells:
+            if cell.bbox is not None:
+                covered |= _inside(text, cell.bbox)
+        assert not (text & ~covered).any(), "text pixels outside every box"
+
+
+def test_more_text_kinds_adds_codes_and_lower_case_categories():
+    config = SynthConfig(more_text_kinds=True, augment_probability=0.0)
+    texts = [c.text for _, t in iter_synth(60, seed=8, config=config) for c in t.cells]
+    plain = {c.text for _, t in iter_synth(60, seed=8, config=PLAIN) for c in t.cells}
+    assert {"yes", "no"} & set(texts) and not {"yes", "no"} & plain
+    assert any(t[:1] in "≤≥" for t in texts if t)
+    # Codes: short strings that are neither words nor numbers, e.g. "kQ7p" or "3-x.(".
+    codes = [t for t in set(texts) - plain if 1 < len(t) <= 10 and any(ch.isdigit() for ch in t) and any(ch.isalpha() for ch in t)]
+    assert len(codes) >= 5
 
 
 def test_missing_word_list_falls_back_to_builtin_words(monkeypatch, tmp_path):

@@ -62,12 +62,13 @@ def _affine_boxes(boxes: list[Box | None], forward, width: int, height: int) -> 
     return out
 
 
-def rescale(image: Image.Image, boxes: list[Box | None], scale: float) -> tuple[Image.Image, list[Box | None]]:
+def rescale(image: Image.Image, boxes: list[Box | None], scale: float,
+            resample: Image.Resampling = Image.Resampling.BILINEAR) -> tuple[Image.Image, list[Box | None]]:
     """Resize by ``scale`` (down or up); pixel edges map as x -> x * (new width / old width)."""
     w, h = image.size
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     sx, sy = nw / w, nh / h
-    resized = image.resize((nw, nh), Image.Resampling.BILINEAR)
+    resized = image.resize((nw, nh), resample)
     return resized, _affine_boxes(boxes, lambda x, y: (x * sx, y * sy), nw, nh)
 
 

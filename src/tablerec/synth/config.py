@@ -26,6 +26,11 @@ class SynthConfig:
     empty_cell_scale: float = 1.0  # multiplies each table's share of empty cells (0 = no empty data cells)
     max_cell_chars: int = 80  # characters per cell, inline tags not counted
     max_label_words: int = 12
+    # More kinds of cell text: codes with no language in them ("IG-T", "abcd", "T4a"), lower-case categories
+    # ("yes", "no"), thresholds ("≤69", "> 4 cm"), month-first dates, comma decimals in scientific notation.
+    # A reader trained without them read real tables' "yes" as "High" and "2,483E-03" as "2,483.03".
+    # Off by default so that every seed keeps giving the tables it gave before.
+    more_text_kinds: bool = False
     # Running text: a share of tables gets one or two columns of sentences that wrap over several lines
     # (descriptions, policies, award lists in annual reports), so that many text lines are one row.
     # Off by default so that the tables of a seed stay the same; training turns it on in its recipe.
@@ -54,6 +59,12 @@ class SynthConfig:
     # "ink" = tight around the drawn pixels.
     bbox_mode: str = "line"
 
+    # Supersampling: a share of tables is laid out and drawn 2 or 3 times larger, then shrunk back with
+    # an area filter.  Their text comes out thin, light and unhinted, as in PubTabNet's renderings of
+    # PDF pages (real cells' darkest ink: median 147 of 255, against 224 for tables drawn at size).
+    # Off by default so that every seed keeps giving the tables it gave before.
+    supersample_probability: float = 0.0
+
     # Image-only augmentation (blur, noise, JPEG, skew, rescale); boxes follow exactly.
     augment_probability: float = 0.3
     max_skew_degrees: float = 0.6
@@ -80,7 +91,7 @@ class SynthConfig:
         if self.max_cell_chars < 1 or self.max_prose_chars < 1:
             problems.append("max_cell_chars and max_prose_chars must be >= 1")
         for name in ("span_probability", "financial_probability", "wide_probability", "augment_probability",
-                     "prose_probability"):
+                     "prose_probability", "supersample_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in [0, 1]")
         if self.fonts is not None:

@@ -192,8 +192,10 @@ Supported = Callable[[str], bool]
 class ContentMaker:
     """Draws cell contents for one table, with per-column number formats kept consistent."""
 
-    def __init__(self, rng: random.Random, supported: Supported, finance: bool = False, max_cell_chars: int = 80):
+    def __init__(self, rng: random.Random, supported: Supported, finance: bool = False, max_cell_chars: int = 80,
+                 more_kinds: bool = False):
         self.rng = rng
+        self.more_kinds = more_kinds  # SynthConfig.more_text_kinds
         self.supported = supported
         self.finance = finance
         self.max_cell_chars = max_cell_chars
@@ -276,6 +278,12 @@ class ContentMaker:
             return [Run(f"{lo}{self.en_dash}{lo + rng.choice((4, 9, 10, 14))}")]
         if r < 0.42:
             return [Run(_gene_name(rng))]
+        if self.more_kinds and r < 0.45:
+            return [Run(self.code())]
+        if self.more_kinds and r < 0.48:  # age bands and thresholds: "≤69", "> 4 cm"
+            sign = rng.choice(("≤", "≥", "<", ">"))
+            unit = rng.choice(("", "", "", " cm", " years", " mm", " %"))
+            return [Run(f"{sign}{rng.choice(('', ' '))}{rng.randint(1, 99)}{unit}")]
         return [Run(text)]
 
     def header(self, leaf: bool) -> list[Run]:
@@ -319,12 +327,29 @@ class ContentMaker:
         rng = self.rng
         r = rng.random()
         if r < 0.35:
-            return [Run(rng.choice(CATEGORIES))]
+            return [Run(self.category())]
+        if self.more_kinds and r < 0.43:
+            return [Run(self.code())]
         if r < 0.45:
             return [Run(_gene_name(rng))]
         if r < 0.5:
             return [Run("".join(rng.choice("ACGT") for _ in range(rng.randint(15, 24))))]
         return [Run(self.phrase(rng.choice((1, 1, 1, 2, 2, 3, 4, 7)), capitalise=rng.random() < 0.7))]
+
+    def category(self) -> str:
+        text = self.rng.choice(CATEGORIES)
+        if self.more_kinds and self.rng.random() < 0.3:
+            return text.lower()  # "yes", "no", "none", as often set
+        return text
+
+    def code(self) -> str:
+        """A string with no language in it (sample ids, codes, grades: "IG-T", "abcd", "T4a", "5/12b"): the
+        reader must look at every character instead of guessing the next from the ones before."""
+        rng = self.rng
+        pools = (_LOWER, _UPPER, _DIGITS, _LOWER + _DIGITS, _UPPER + _DIGITS, _LOWER + _UPPER + _DIGITS + _CODE_PUNCT)
+        pool = rng.choice(pools)
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 10)))
+        return text.strip(" ") or rng.choice(_UPPER)
 
     def prose(self, max_chars: int) -> list[Run]:
         """Sentences of running text, up to about ``max_chars`` characters (cut later at a word boundary)."""
@@ -351,6 +376,9 @@ class ContentMaker:
 def _gene_name(rng: random.Random) -> str:
     letters = "".join(rng.choice("ABCDEFGHIKLMNPRSTVWXYZ") for _ in range(rng.randint(2, 4)))
     return f"{letters}{rng.randint(1, 20)}" + (rng.choice(("", "A", "B", "-1", "α")) if rng.random() < 0.4 else "")
+
+
+_LOWER, _UPPER, _DIGITS, _CODE_PUNCT = "abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "-./()+:,%*#"
 
 
 # Replacements for symbols a font lacks, so a cell never shows a missing-glyph box.
@@ -443,6 +471,8 @@ def format_number(maker: ContentMaker, fmt: NumberFormat) -> list[Run]:
         text = "<0.001" if r < 0.25 else "< 0.0001" if r < 0.3 else f"{rng.uniform(0, 1):.3f}" if r < 0.8 else f"{rng.uniform(0, 1):.2f}"
     elif kind == "sci":
         mant = f"{rng.uniform(1, 9.99):.{max(d, 1)}f}"
+        if maker.decimal_comma and maker.more_kinds:
+            mant = mant.replace(".", ",")
         if rng.random() < 0.5:
             text = f"{mant}E-{rng.randint(2, 12):02d}"
         else:
@@ -451,9 +481,12 @@ def format_number(maker: ContentMaker, fmt: NumberFormat) -> list[Run]:
         return parse_markup(f"{num()} {rng.choice(UNITS)}")
     elif kind == "date":
         y, m, dd = rng.randint(1990, 2020), rng.randint(1, 12), rng.randint(1, 28)
-        text = rng.choice((f"{y}/{m:02d}/{dd:02d}", f"{dd:02d}/{m:02d}/{y}", f"{dd} {_MONTHS[m - 1]} {y}", str(y)))
+        formats = [f"{y}/{m:02d}/{dd:02d}", f"{dd:02d}/{m:02d}/{y}", f"{dd} {_MONTHS[m - 1]} {y}", str(y)]
+        if maker.more_kinds:
+            formats.append(f"{m:02d}/{dd:02d}/{y}")
+        text = rng.choice(formats)
     elif kind == "category":
-        text = rng.choice(CATEGORIES)
+        text = maker.category()
     elif kind in ("money", "money_decimal"):
         value = rng.uniform(0, fmt.magnitude)
         text = f"{value:,.0f}" if kind == "money" else f"{value:,.2f}"

@@ -9,9 +9,9 @@ from typing import Iterator
 from PIL import Image
 
 from ..table import Cell, Table
-from .augment import augment
+from .augment import augment, rescale
 from .config import SynthConfig
-from .layout import TableSpec, layout, make_spec
+from .layout import TableSpec, enlarge_spec, enlarged_config, layout, make_spec
 from .render import cell_tokens, render
 
 
@@ -62,9 +62,18 @@ def synth_table(index: int = 0, seed: int = 0, config: SynthConfig | None = None
 def make_table(index: int, seed: int, config: SynthConfig, split: str = "train") -> tuple[Image.Image, Table]:
     """Like synth_table, but the image stays in the mode it was drawn in ("L" for grey tables)."""
     rng = table_rng(seed, index)
-    spec = make_spec(rng, config)
-    geom = layout(spec, rng, config)
+    scale = 1
+    if config.supersample_probability and rng.random() < config.supersample_probability:
+        scale = rng.choice((2, 3))
+    drawn_config = config if scale == 1 else enlarged_config(config, scale)
+    spec = make_spec(rng, drawn_config)
+    if scale > 1:
+        enlarge_spec(spec, scale)
+    geom = layout(spec, rng, drawn_config)
     image, boxes = render(spec, geom, config.bbox_mode)
+    if scale > 1:
+        # An area filter: each pixel gets the share of it the ink covers, as a PDF rasteriser gives.
+        image, boxes = rescale(image, boxes, 1 / scale, Image.Resampling.BOX)
     augmentations: list[str] = []
     if rng.random() < config.augment_probability:
         image, boxes, augmentations = augment(image, boxes, rng, config.max_skew_degrees)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from PIL import ImageFont
@@ -66,6 +66,7 @@ class Style:
     group_rules: bool  # short rules under spanning header cells
     total_rules: str  # "", "single", "double"
     spread: float  # share of spare width given out between columns
+    scale: int = 1  # drawn this many times larger than the image it becomes (see SynthConfig.supersample_probability)
 
     @property
     def colored(self) -> bool:
@@ -75,7 +76,8 @@ class Style:
     def describe(self) -> dict:
         return {"profile": self.profile, "font": self.family.name, "font_px": self.font_px, "rules": self.rules,
                 "rule_px": self.rule_px, "header_fill": self.header_fill is not None,
-                "stripes": self.stripe_fill is not None, "pad": [self.pad_x, self.pad_y], "valign": self.valign}
+                "stripes": self.stripe_fill is not None, "pad": [self.pad_x, self.pad_y], "valign": self.valign,
+                "scale": self.scale}
 
 
 @dataclass
@@ -143,7 +145,8 @@ class _SpecBuilder:
         self.style = make_style(rng, config, self.financial)
         family = self.style.family
         self.maker = ContentMaker(rng, lambda ch: has_glyph(family.regular, ch) and has_glyph(family.bold_italic, ch),
-                                  finance=self.financial, max_cell_chars=config.max_cell_chars)
+                                  finance=self.financial, max_cell_chars=config.max_cell_chars,
+                                  more_kinds=config.more_text_kinds)
         self.cells: list[SpecCell] = []
         self.taken: set[tuple[int, int]] = set()
 
@@ -322,6 +325,23 @@ class _SpecBuilder:
                                       wrappable=rng.random() < 0.3, bold=r in total_rows and rng.random() < 0.5))
             r += 1
         return section_rows, total_rows
+
+
+def enlarged_config(config: SynthConfig, scale: int) -> SynthConfig:
+    """The config a supersampled table is drawn with: font sizes and target widths ``scale`` times larger."""
+    names = ("min_width", "max_width", "wide_max_width", "financial_min_width", "financial_max_width",
+             "min_font_px", "max_font_px", "financial_min_font_px", "financial_max_font_px")
+    return replace(config, **{name: getattr(config, name) * scale for name in names})
+
+
+def enlarge_spec(spec: TableSpec, scale: int) -> None:
+    """Scale a spec's other pixel sizes (paddings, gaps, margins, indents; rules when drawn) to match."""
+    style = spec.style
+    style.scale = scale
+    style.pad_x, style.pad_y, style.line_gap = style.pad_x * scale, style.pad_y * scale, style.line_gap * scale
+    style.margin = tuple(m * scale for m in style.margin)
+    for cell in spec.cells:
+        cell.indent *= scale
 
 
 def make_spec(rng: random.Random, config: SynthConfig) -> TableSpec:

@@ -98,7 +98,8 @@ def _draw_rules(draw: ImageDraw.ImageDraw, spec: TableSpec, geom: Geometry, pain
     style = spec.style
     xs, ys = geom.x_edges, geom.y_edges
     fill = paint((style.rule_gray,) * 3)
-    px = style.rule_px
+    one = style.scale  # a hairline: one pixel of the final image
+    px = style.rule_px * one
     x_left, x_right = xs[0], xs[-1]
     head = spec.n_head
     kind = style.rules
@@ -106,35 +107,35 @@ def _draw_rules(draw: ImageDraw.ImageDraw, spec: TableSpec, geom: Geometry, pain
         for cell in spec.cells:
             cx0, cx1 = xs[cell.col], xs[cell.col + cell.colspan]
             cy0, cy1 = ys[cell.row], ys[cell.row + cell.rowspan]
-            _hline(draw, cx0, cx1 + 1, cy0, 1, fill)
-            _hline(draw, cx0, cx1 + 1, cy1, 1, fill)
-            _vline(draw, cx0, cy0, cy1 + 1, 1, fill)
-            _vline(draw, cx1, cy0, cy1 + 1, 1, fill)
+            _hline(draw, cx0, cx1 + one, cy0, one, fill)
+            _hline(draw, cx0, cx1 + one, cy1, one, fill)
+            _vline(draw, cx0, cy0, cy1 + one, one, fill)
+            _vline(draw, cx1, cy0, cy1 + one, one, fill)
     else:
         if kind in ("booktabs", "outer"):
             _hline(draw, x_left, x_right, ys[0], px, fill)
             _hline(draw, x_left, x_right, ys[-1], px, fill)
         if kind == "outer":
-            _vline(draw, x_left, ys[0], ys[-1], 1, fill)
-            _vline(draw, x_right, ys[0], ys[-1] + 1, 1, fill)
+            _vline(draw, x_left, ys[0], ys[-1], one, fill)
+            _vline(draw, x_right, ys[0], ys[-1] + one, one, fill)
         if kind in ("booktabs", "header", "outer", "rows") and head:
             _hline(draw, x_left, x_right, ys[head], px, fill)
         if kind == "rows":
             light = paint((max(style.rule_gray, 150),) * 3)
             for r in range(head + 1, spec.n_rows):
-                _hline(draw, x_left, x_right, ys[r], 1, light)
-            _hline(draw, x_left, x_right, ys[-1], 1, fill)
+                _hline(draw, x_left, x_right, ys[r], one, light)
+            _hline(draw, x_left, x_right, ys[-1], one, fill)
         if style.group_rules and head > 1:
             gap = max(2, style.pad_x // 2)
             for cell in spec.cells:
                 if cell.header and cell.colspan > 1 and cell.row + cell.rowspan < head and not cell.empty:
-                    _hline(draw, xs[cell.col] + gap, xs[cell.col + cell.colspan] - gap, ys[cell.row + cell.rowspan], 1, fill)
+                    _hline(draw, xs[cell.col] + gap, xs[cell.col + cell.colspan] - gap, ys[cell.row + cell.rowspan], one, fill)
     if style.total_rules and spec.total_rows and kind != "grid":
         for r in spec.total_rows:
-            _hline(draw, x_left, x_right, ys[r], 1, fill)
+            _hline(draw, x_left, x_right, ys[r], one, fill)
             if style.total_rules == "double":
-                _hline(draw, x_left, x_right, ys[r + 1] - 1, 1, fill)
-                _hline(draw, x_left, x_right, ys[r + 1] + 1, 1, fill)
+                _hline(draw, x_left, x_right, ys[r + 1] - one, one, fill)
+                _hline(draw, x_left, x_right, ys[r + 1] + one, one, fill)
 
 
 def cell_tokens(cell: SpecCell) -> list[str]:
