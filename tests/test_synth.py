@@ -63,11 +63,15 @@ def test_tables_are_valid_pubtabnet_records():
     assert spans >= 10  # the issue asks for >= 25% of tables with spans
 
 
-def test_text_pixels_lie_in_their_own_box_only():
+PROSPECTUS = SynthConfig(financial_probability=1.0, prospectus_probability=1.0, augment_probability=0.0)
+
+
+@pytest.mark.parametrize("config", [PLAIN, PROSPECTUS], ids=["plain", "prospectus"])
+def test_text_pixels_lie_in_their_own_box_only(config):
     for index in range(12):
-        spec, geom = _parts(index)
+        spec, geom = _parts(index, config=config)
         image, boxes = render(spec, geom)
-        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(synth_table(index, 0, PLAIN)[0]))
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(synth_table(index, 0, config)[0]))
         no_text, _ = render(spec, geom, draw_text=False)
         text = _ink(image, no_text)
         present = [b for b in boxes if b is not None]
@@ -192,6 +196,29 @@ def test_more_text_kinds_adds_codes_and_lower_case_categories():
     # Codes: short strings that are neither words nor numbers, e.g. "kQ7p" or "3-x.(".
     codes = [t for t in set(texts) - plain if 1 < len(t) <= 10 and any(ch.isdigit() for ch in t) and any(ch.isalpha() for ch in t)]
     assert len(codes) >= 5
+
+
+def test_prospectus_tables_hang_wrapped_labels_and_align_figures_to_their_last_line():
+    hanging = 0
+    for index in range(12):
+        spec, geom = _parts(index, seed=9, config=PROSPECTUS)
+        assert spec.style.hang > 0 and spec.style.valign == "bottom"
+        image, boxes = render(spec, geom)
+        no_text, _ = render(spec, geom, draw_text=False)
+        for i, (cell, lines) in enumerate(zip(spec.cells, geom.lines)):
+            if cell.role != "stub" or len(lines) < 2 or cell.align != "left":
+                continue
+            # The label's second line starts ``hang`` pixels right of its first.
+            alone = _ink(render(spec, geom, only_cells={i})[0], no_text)
+            line_h = geom.ascent + geom.descent
+            x0, y0, x1, y1 = boxes[i]
+            first, second = alone[y0:y0 + line_h].any(axis=0), alone[y0 + line_h:y1].any(axis=0)
+            if first.any() and second.any():
+                hanging += second.argmax() - first.argmax() >= spec.style.hang - 2
+    assert hanging >= 5
+    # Off (the default), no table hangs (and the digest test above shows the stream is untouched).
+    plain = SynthConfig(financial_probability=1.0, augment_probability=0.0)
+    assert all(_parts(i, seed=9, config=plain)[0].style.hang == 0 for i in range(12))
 
 
 def test_missing_word_list_falls_back_to_builtin_words(monkeypatch, tmp_path):

@@ -39,6 +39,12 @@ class SynthConfig:
 
     # Domain mix: PubTabNet-like (biomedical) or financial-report-like (cTDaR) tables.
     financial_probability: float = 0.15
+    # Prospectus setting: a share of the financial tables is set as in IPO prospectuses (cTDaR's modern
+    # tables): wrapped labels hang (continuation lines indented), figures sit level with the last line of
+    # their label (bottom-aligned), and a blank band parts header and body.  The stage-3 model split such
+    # wrapped labels into rows of their own (27 of 56 cTDaR tables got too many rows).
+    # Off by default so that every seed keeps giving the tables it gave before.
+    prospectus_probability: float = 0.0
 
     # Geometry: target image widths before wrapping decides the final size.
     min_width: int = 240
@@ -91,7 +97,7 @@ class SynthConfig:
         if self.max_cell_chars < 1 or self.max_prose_chars < 1:
             problems.append("max_cell_chars and max_prose_chars must be >= 1")
         for name in ("span_probability", "financial_probability", "wide_probability", "augment_probability",
-                     "prose_probability", "supersample_probability"):
+                     "prose_probability", "supersample_probability", "prospectus_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in [0, 1]")
         if self.fonts is not None:

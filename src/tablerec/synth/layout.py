@@ -66,6 +66,8 @@ class Style:
     group_rules: bool  # short rules under spanning header cells
     total_rules: str  # "", "single", "double"
     spread: float  # share of spare width given out between columns
+    hang: int = 0  # px: the continuation lines of a wrapped label are indented this much (prospectuses)
+    head_gap: int = 0  # px of blank band above the first body row
     scale: int = 1  # drawn this many times larger than the image it becomes (see SynthConfig.supersample_probability)
 
     @property
@@ -114,7 +116,7 @@ def make_style(rng: random.Random, config: SynthConfig, financial: bool) -> Styl
     light = rng.randint(215, 245)
     fill = (light, light, light) if tint < 0.7 else (light - rng.randint(0, 25), light - rng.randint(0, 10), min(255, light + 8))
     double_ok = financial and rng.random() < 0.6
-    return Style(
+    style = Style(
         profile="financial" if financial else "pubtabnet",
         family=family,
         font_px=font_px,
@@ -135,6 +137,19 @@ def make_style(rng: random.Random, config: SynthConfig, financial: bool) -> Styl
         total_rules="double" if double_ok else ("single" if rng.random() < 0.3 else ""),
         spread=rng.choice((0.0, 0.0, 0.5, 1.0, 1.0)),
     )
+    # Drawn only when asked for, so that the tables of a seed stay what they were without it.
+    if financial and config.prospectus_probability and rng.random() < config.prospectus_probability:
+        # As an IPO prospectus sets them (cTDaR's modern tables): a wrapped label hangs, its figures sit
+        # level with its last line, and a blank band parts header and body.
+        style.valign = style.header_valign = "bottom"
+        style.hang = round(font_px * rng.uniform(0.6, 1.5))
+        style.head_gap = round(font_px * rng.uniform(0.5, 2.5))
+    return style
+
+
+def hangs(cell: SpecCell, style: Style) -> bool:
+    """True if the lines after the first of this cell are indented by ``style.hang``."""
+    return style.hang > 0 and cell.align == "left" and cell.wrappable and not cell.header
 
 
 class _SpecBuilder:
@@ -495,13 +510,14 @@ class _Measurer:
         flush()
         return words
 
-    def wrap(self, words: list[_Word], max_width: float) -> list[Line]:
+    def wrap(self, words: list[_Word], max_width: float, hang: float = 0) -> list[Line]:
+        """Greedy line breaking; lines after the first are ``hang`` narrower (see ``hangs``)."""
         lines: list[Line] = []
         current: list[_Word] = []
         width = 0.0
         for word in words:
             extra = word.width + (self.space if current else 0)
-            if current and width + extra > max_width:
+            if current and width + extra > max_width - (hang if lines else 0):
                 lines.append(self._line(current))
                 current, width = [word], word.width
             else:
@@ -562,7 +578,7 @@ def layout(spec: TableSpec, rng: random.Random, config: SynthConfig) -> Geometry
     weights = [1.0] * n_cols
     for cell in spec.cells:
         if cell.role in ("stub", "total") and cell.colspan == 1:
-            weights[cell.col] = 3.0
+            weights[cell.col] = 1.0 if style.hang else 3.0  # prospectuses let long labels wrap instead
         elif cell.prose:
             weights[cell.col] = 4.0  # and running text gets the widest column, as typeset
     widths = _fit_columns(col_nat, col_min, budget, weights)
@@ -592,7 +608,8 @@ def layout(spec: TableSpec, rng: random.Random, config: SynthConfig) -> Geometry
     lines: list[list[Line]] = []
     for cell, ws in zip(spec.cells, words):
         avail = x_edges[cell.col + cell.colspan] - x_edges[cell.col] - 2 * pad_x - cell.indent
-        lines.append(m.wrap(ws, avail) if cell.wrappable else ([m._line(ws)] if ws else []))
+        hang = style.hang if hangs(cell, style) else 0
+        lines.append(m.wrap(ws, avail, hang) if cell.wrappable else ([m._line(ws)] if ws else []))
     line_gap = style.line_gap
     one_line = m.line_bottom - m.line_top
     heights = [max(1, sum(ln.height for ln in ls) + line_gap * (len(ls) - 1)) for ls in lines]
@@ -606,6 +623,8 @@ def layout(spec: TableSpec, rng: random.Random, config: SynthConfig) -> Geometry
             have = sum(row_h[r] for r in rows) - 2 * pad_y
             if h > have:
                 row_h[rows[-1]] += h - have
+    if 0 < spec.n_head < n_rows:
+        row_h[spec.n_head] += style.head_gap
     y_edges = [margin_t]
     for h in row_h:
         y_edges.append(y_edges[-1] + h)
@@ -636,7 +655,7 @@ def _measure(spec: TableSpec) -> tuple[_Measurer, list[list[_Word]], list[float]
     words = [m.words(c) for c in spec.cells]
     natural = [(_single_width(w, m.space) + c.indent) for c, w in zip(spec.cells, words)]
     min_width = [
-        (max((w.width for w in ws), default=0) + c.indent) if c.wrappable else nat
+        (max((w.width for w in ws), default=0) + c.indent + (spec.style.hang if hangs(c, spec.style) else 0)) if c.wrappable else nat
         for c, ws, nat in zip(spec.cells, words, natural)
     ]
     return m, words, natural, min_width
