@@ -9,8 +9,8 @@
 #   bash scripts/train_default.sh stage3     # 3. stage 2 with the table image at 576 x 576 instead of 448 x 448, from
 #                                            #    stage 2's runs/reader/last.pt (runs/hires; shipped until 2026-11-26, 7,000 steps)
 #   bash scripts/train_default.sh            # 4. stage 3 on tables half of which are drawn large and shrunk (thin, light
-#                                            #    text as in PDF renderings) with more kinds of cell text, from stage 3's
-#                                            #    runs/hires/last.pt (runs/text); the shipped model
+#                                            #    text as in PDF renderings), with more kinds of cell text and prospectus-
+#                                            #    style financial tables, from stage 3's runs/hires/last.pt (runs/text)
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another;
@@ -142,13 +142,17 @@ JSON
 # Stage 4: real cells' text is thinner and lighter than text drawn at size, and the stage-3 reader guessed
 # from its language prior ("yes" read as "High"): half the tables drawn 2-3x larger and shrunk with an
 # area filter, more kinds of cell text (codes with no language in them, lower-case categories, ...).
+# And cTDaR's prospectus tables (wrapped labels split into rows of their own): one financial table in
+# five instead of seven, half of them set as in a prospectus.
 read -r -d '' STAGE4_CHANGES <<'JSON' || true
 {
   "seed": 3,
   "synth": {
     "prose_probability": 0.2,
     "supersample_probability": 0.5,
-    "more_text_kinds": true
+    "more_text_kinds": true,
+    "financial_probability": 0.2,
+    "prospectus_probability": 0.5
   },
   "model": {}
 }
