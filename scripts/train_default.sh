@@ -10,7 +10,7 @@
 #                                            #    stage 2's runs/reader/last.pt (runs/hires; shipped until 2026-11-26, 7,000 steps)
 #   bash scripts/train_default.sh            # 4. stage 3 on tables half of which are drawn large and shrunk (thin, light
 #                                            #    text as in PDF renderings), with more kinds of cell text and prospectus-
-#                                            #    style financial tables, from stage 3's runs/hires/last.pt (runs/text)
+#                                            #    style financial tables, from stage 3's runs/hires/last.pt (runs/text); the shipped model
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another;
