@@ -348,8 +348,7 @@ class ContentMaker:
         rng = self.rng
         pools = (_LOWER, _UPPER, _DIGITS, _LOWER + _DIGITS, _UPPER + _DIGITS, _LOWER + _UPPER + _DIGITS + _CODE_PUNCT)
         pool = rng.choice(pools)
-        text = "".join(rng.choice(pool) for _ in range(rng.randint(1, 10)))
-        return text.strip(" ") or rng.choice(_UPPER)
+        return "".join(rng.choice(pool) for _ in range(rng.randint(1, 10)))
 
     def prose(self, max_chars: int) -> list[Run]:
         """Sentences of running text, up to about ``max_chars`` characters (cut later at a word boundary)."""

@@ -654,9 +654,11 @@ def _measure(spec: TableSpec) -> tuple[_Measurer, list[list[_Word]], list[float]
     m = _Measurer(spec.style)
     words = [m.words(c) for c in spec.cells]
     natural = [(_single_width(w, m.space) + c.indent) for c, w in zip(spec.cells, words)]
+    # A hanging label's widest word must fit on a continuation line, after the hang.
+    hang = [spec.style.hang if hangs(c, spec.style) else 0 for c in spec.cells]
     min_width = [
-        (max((w.width for w in ws), default=0) + c.indent + (spec.style.hang if hangs(c, spec.style) else 0)) if c.wrappable else nat
-        for c, ws, nat in zip(spec.cells, words, natural)
+        (max((w.width for w in ws), default=0) + c.indent + h) if c.wrappable else nat
+        for c, ws, nat, h in zip(spec.cells, words, natural, hang)
     ]
     return m, words, natural, min_width
 
