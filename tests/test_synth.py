@@ -277,6 +277,7 @@ def test_cli_writes_valid_data_and_reports_bad_input_in_one_line(tmp_path, capsy
         (["synth", str(out / "annotations.jsonl"), "-n", "2"], "cannot write to"),
         (["synth", str(tmp_path / "y"), "-n", "2", "--shard", "3/2"], "0 <= K < N"),
         (["synth", str(tmp_path / "z"), "-n", "2", "--set", "nonsense=1"], "FIELD=VALUE"),
+        (["synth", str(tmp_path / "w"), "-n", "2", "--set", "more_text_kinds=False"], "must be true or false"),
     ]:
         assert main(argv) == 2
         err = capsys.readouterr().err

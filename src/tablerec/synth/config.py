@@ -100,6 +100,9 @@ class SynthConfig:
                      "prose_probability", "supersample_probability", "prospectus_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in [0, 1]")
+        for name in ("more_text_kinds", "png_grayscale"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false, not {getattr(self, name)!r}")
         if self.fonts is not None:
             self.fonts = tuple(self.fonts)
         if problems:
