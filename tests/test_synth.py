@@ -15,8 +15,7 @@ from tablerec.synth import SynthConfig, iter_synth, merge_shards, synth_table, w
 from tablerec.synth import content as synth_content
 from tablerec.synth import fonts as synth_fonts
 from tablerec.synth.augment import rescale, rotate
-from tablerec.synth.generate import table_rng
-from tablerec.synth.layout import enlarge_spec, enlarged_config, layout, make_spec
+from tablerec.synth.generate import plan_table, table_rng
 from tablerec.synth.render import render
 from tablerec.table import INLINE_TAG_TOKENS, Table
 
@@ -25,9 +24,7 @@ SMALL = SynthConfig(max_rows=14, max_cols=7)  # keeps the file-writing tests qui
 
 
 def _parts(index, seed=0, config=PLAIN):
-    rng = table_rng(seed, index)
-    spec = make_spec(rng, config)
-    return spec, layout(spec, rng, config)
+    return plan_table(table_rng(seed, index), config)[:2]
 
 
 def _ink(image_a, image_b, threshold=0):
@@ -166,14 +163,9 @@ def test_supersampled_tables_have_lighter_text():
 def test_supersampled_text_stays_in_its_box():
     config = SynthConfig(supersample_probability=1.0, augment_probability=0.0)
     for index in range(6):
-        rng = table_rng(6, index)
-        assert rng.random() < 1.0
-        scale = rng.choice((2, 3))
-        big = enlarged_config(config, scale)
-        spec = make_spec(rng, big)
-        enlarge_spec(spec, scale)
-        geom = layout(spec, rng, big)
-        image, boxes = render(spec, geom)
+        spec, geom, scale = plan_table(table_rng(6, index), config)
+        assert scale in (2, 3)
+        image, _ = render(spec, geom)
         no_text, _ = render(spec, geom, draw_text=False)
         shrunk, shrunk_no_text = (rescale(im, [], 1 / scale, Image.Resampling.BOX)[0] for im in (image, no_text))
         final, table = synth_table(index, seed=6, config=config)
@@ -203,7 +195,7 @@ def test_prospectus_tables_hang_wrapped_labels_and_align_figures_to_their_last_l
     for index in range(12):
         spec, geom = _parts(index, seed=9, config=PROSPECTUS)
         assert spec.style.hang > 0 and spec.style.valign == "bottom"
-        image, boxes = render(spec, geom)
+        _, boxes = render(spec, geom)
         no_text, _ = render(spec, geom, draw_text=False)
         for i, (cell, lines) in enumerate(zip(spec.cells, geom.lines)):
             if cell.role != "stub" or len(lines) < 2 or cell.align != "left":
@@ -211,7 +203,7 @@ def test_prospectus_tables_hang_wrapped_labels_and_align_figures_to_their_last_l
             # The label's second line starts ``hang`` pixels right of its first.
             alone = _ink(render(spec, geom, only_cells={i})[0], no_text)
             line_h = geom.ascent + geom.descent
-            x0, y0, x1, y1 = boxes[i]
+            _, y0, _, y1 = boxes[i]
             first, second = alone[y0:y0 + line_h].any(axis=0), alone[y0 + line_h:y1].any(axis=0)
             if first.any() and second.any():
                 hanging += second.argmax() - first.argmax() >= spec.style.hang - 2

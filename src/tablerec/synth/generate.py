@@ -11,7 +11,7 @@ from PIL import Image
 from ..table import Cell, Table
 from .augment import augment, rescale
 from .config import SynthConfig
-from .layout import TableSpec, enlarge_spec, enlarged_config, layout, make_spec
+from .layout import Geometry, TableSpec, enlarge_spec, enlarged_config, layout, make_spec
 from .render import cell_tokens, render
 
 
@@ -59,9 +59,9 @@ def synth_table(index: int = 0, seed: int = 0, config: SynthConfig | None = None
     return (image if image.mode == "RGB" else image.convert("RGB")), table
 
 
-def make_table(index: int, seed: int, config: SynthConfig, split: str = "train") -> tuple[Image.Image, Table]:
-    """Like synth_table, but the image stays in the mode it was drawn in ("L" for grey tables)."""
-    rng = table_rng(seed, index)
+def plan_table(rng: random.Random, config: SynthConfig) -> tuple[TableSpec, Geometry, int]:
+    """The spec and layout of the next table of ``rng``, and the scale it is drawn at (2 or 3 when
+    supersampled: everything laid out that much larger, to be shrunk after rendering)."""
     scale = 1
     if config.supersample_probability and rng.random() < config.supersample_probability:
         scale = rng.choice((2, 3))
@@ -69,7 +69,13 @@ def make_table(index: int, seed: int, config: SynthConfig, split: str = "train")
     spec = make_spec(rng, drawn_config)
     if scale > 1:
         enlarge_spec(spec, scale)
-    geom = layout(spec, rng, drawn_config)
+    return spec, layout(spec, rng, drawn_config), scale
+
+
+def make_table(index: int, seed: int, config: SynthConfig, split: str = "train") -> tuple[Image.Image, Table]:
+    """Like synth_table, but the image stays in the mode it was drawn in ("L" for grey tables)."""
+    rng = table_rng(seed, index)
+    spec, geom, scale = plan_table(rng, config)
     image, boxes = render(spec, geom, config.bbox_mode)
     if scale > 1:
         # An area filter: each pixel gets the share of it the ink covers, as a PDF rasteriser gives.

@@ -147,9 +147,9 @@ def make_style(rng: random.Random, config: SynthConfig, financial: bool) -> Styl
     return style
 
 
-def hangs(cell: SpecCell, style: Style) -> bool:
-    """True if the lines after the first of this cell are indented by ``style.hang``."""
-    return style.hang > 0 and cell.align == "left" and cell.wrappable and not cell.header
+def hang(cell: SpecCell, style: Style) -> int:
+    """Pixels by which the lines after the first of this cell are indented (a prospectus's wrapped labels)."""
+    return style.hang if cell.align == "left" and cell.wrappable and not cell.header else 0
 
 
 class _SpecBuilder:
@@ -511,7 +511,7 @@ class _Measurer:
         return words
 
     def wrap(self, words: list[_Word], max_width: float, hang: float = 0) -> list[Line]:
-        """Greedy line breaking; lines after the first are ``hang`` narrower (see ``hangs``)."""
+        """Greedy line breaking; lines after the first are ``hang`` narrower (see ``hang``)."""
         lines: list[Line] = []
         current: list[_Word] = []
         width = 0.0
@@ -608,8 +608,7 @@ def layout(spec: TableSpec, rng: random.Random, config: SynthConfig) -> Geometry
     lines: list[list[Line]] = []
     for cell, ws in zip(spec.cells, words):
         avail = x_edges[cell.col + cell.colspan] - x_edges[cell.col] - 2 * pad_x - cell.indent
-        hang = style.hang if hangs(cell, style) else 0
-        lines.append(m.wrap(ws, avail, hang) if cell.wrappable else ([m._line(ws)] if ws else []))
+        lines.append(m.wrap(ws, avail, hang(cell, style)) if cell.wrappable else ([m._line(ws)] if ws else []))
     line_gap = style.line_gap
     one_line = m.line_bottom - m.line_top
     heights = [max(1, sum(ln.height for ln in ls) + line_gap * (len(ls) - 1)) for ls in lines]
@@ -655,10 +654,9 @@ def _measure(spec: TableSpec) -> tuple[_Measurer, list[list[_Word]], list[float]
     words = [m.words(c) for c in spec.cells]
     natural = [(_single_width(w, m.space) + c.indent) for c, w in zip(spec.cells, words)]
     # A hanging label's widest word must fit on a continuation line, after the hang.
-    hang = [spec.style.hang if hangs(c, spec.style) else 0 for c in spec.cells]
     min_width = [
-        (max((w.width for w in ws), default=0) + c.indent + h) if c.wrappable else nat
-        for c, ws, nat, h in zip(spec.cells, words, natural, hang)
+        (max((w.width for w in ws), default=0) + c.indent + hang(c, spec.style)) if c.wrappable else nat
+        for c, ws, nat in zip(spec.cells, words, natural)
     ]
     return m, words, natural, min_width
 

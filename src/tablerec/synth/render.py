@@ -6,7 +6,7 @@ from typing import Collection
 
 from PIL import Image, ImageDraw
 
-from .layout import Geometry, SpecCell, TableSpec, hangs
+from .layout import Geometry, SpecCell, TableSpec, hang
 
 Box = tuple[int, int, int, int]
 
@@ -55,11 +55,11 @@ def render(spec: TableSpec, geom: Geometry, bbox_mode: str = "line", draw_text: 
         top = y0 if valign == "top" else y1 - text_h if valign == "bottom" else y0 + (y1 - y0 - text_h) // 2
         box = None
         draw_this = draw_text and (only_cells is None or i in only_cells)
-        hang = style.hang if hangs(cell, style) else 0
+        indent_after_first = hang(cell, style)
         for k, line in enumerate(lines):
             baseline = top - line.top
             if cell.align == "left":
-                left = x0 + cell.indent + (hang if k else 0)
+                left = x0 + cell.indent + (indent_after_first if k else 0)
             elif cell.align == "right":
                 left = x1 - line.width
             else:
