@@ -67,7 +67,8 @@ class SynthConfig:
 
     # Supersampling: a share of tables is laid out and drawn 2 or 3 times larger, then shrunk back with
     # an area filter.  Their text comes out thin, light and unhinted, as in PubTabNet's renderings of
-    # PDF pages (real cells' darkest ink: median 147 of 255, against 224 for tables drawn at size).
+    # PDF pages (real cells' darkest ink: median 147 of 255, against 213 for tables drawn at size;
+    # scripts/ink_levels.py).
     # Off by default so that every seed keeps giving the tables it gave before.
     supersample_probability: float = 0.0
 
