@@ -42,7 +42,7 @@ class SynthConfig:
     # Prospectus setting: a share of the financial tables is set as in IPO prospectuses (cTDaR's modern
     # tables): wrapped labels hang (continuation lines indented), figures sit level with the last line of
     # their label (bottom-aligned), and a blank band parts header and body.  The stage-3 model split such
-    # wrapped labels into rows of their own (27 of 56 cTDaR tables got too many rows).
+    # wrapped labels into rows of their own (24 of 56 cTDaR tables got too many rows: scripts/row_counts.py).
     # Off by default so that every seed keeps giving the tables it gave before.
     prospectus_probability: float = 0.0
 
