@@ -61,9 +61,10 @@ def test_tables_are_valid_pubtabnet_records():
 
 
 PROSPECTUS = SynthConfig(financial_probability=1.0, prospectus_probability=1.0, augment_probability=0.0)
+LEADERS = SynthConfig(financial_probability=1.0, leader_probability=1.0, augment_probability=0.0)
 
 
-@pytest.mark.parametrize("config", [PLAIN, PROSPECTUS], ids=["plain", "prospectus"])
+@pytest.mark.parametrize("config", [PLAIN, PROSPECTUS, LEADERS], ids=["plain", "prospectus", "leaders"])
 def test_text_pixels_lie_in_their_own_box_only(config):
     for index in range(12):
         spec, geom = _parts(index, config=config)
@@ -211,6 +212,27 @@ def test_prospectus_tables_hang_wrapped_labels_and_align_figures_to_their_last_l
     # Off (the default), no table hangs (and the digest test above shows the stream is untouched).
     plain = SynthConfig(financial_probability=1.0, augment_probability=0.0)
     assert all(_parts(i, seed=9, config=plain)[0].style.hang == 0 for i in range(12))
+
+
+def test_leader_dots_run_from_labels_to_their_column_edge_outside_the_box():
+    dotted = labels = 0
+    for index in range(8):
+        spec, geom = _parts(index, seed=4, config=LEADERS)
+        assert spec.style.leader
+        _, boxes = render(spec, geom)
+        decoration = np.asarray(render(spec, geom, draw_text=False)[0].convert("L")) < 160
+        for cell, box in zip(spec.cells, boxes):
+            if box is None or cell.role != "stub" or cell.rowspan > 1 or cell.align != "left":
+                continue
+            labels += 1
+            # Dots lie on the label's last line, between its text and the column's edge (its box excludes them).
+            x_end = geom.x_edges[cell.col + 1] - spec.style.pad_x
+            band = decoration[box[3] - geom.descent - 3:box[3] - geom.descent + 1, box[2] + 1:x_end]
+            dotted += band.any(axis=0).sum() >= 4
+    assert labels >= 20 and dotted >= 0.7 * labels
+    # Off (the default), no table has them.
+    plain = SynthConfig(financial_probability=1.0, augment_probability=0.0)
+    assert not any(_parts(i, seed=4, config=plain)[0].style.leader for i in range(12))
 
 
 def test_missing_word_list_falls_back_to_builtin_words(monkeypatch, tmp_path):

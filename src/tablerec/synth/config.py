@@ -45,6 +45,10 @@ class SynthConfig:
     # wrapped labels into rows of their own (24 of 56 cTDaR tables got too many rows: scripts/row_counts.py).
     # Off by default so that every seed keeps giving the tables it gave before.
     prospectus_probability: float = 0.0
+    # Dot leaders: a share of the financial tables runs a line of dots from each label to the edge of
+    # its column ("Total assets . . . . . 1,234"), as at least 7 of cTDaR's 56 modern tables do.  The dots are
+    # drawing, not text: no tokens, outside the label's box.  Off by default (seeds keep their tables).
+    leader_probability: float = 0.0
 
     # Geometry: target image widths before wrapping decides the final size.
     min_width: int = 240
@@ -98,7 +102,8 @@ class SynthConfig:
         if self.max_cell_chars < 1 or self.max_prose_chars < 1:
             problems.append("max_cell_chars and max_prose_chars must be >= 1")
         for name in ("span_probability", "financial_probability", "wide_probability", "augment_probability",
-                     "prose_probability", "supersample_probability", "prospectus_probability"):
+                     "prose_probability", "supersample_probability", "prospectus_probability",
+                     "leader_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in [0, 1]")
         for name in ("more_text_kinds", "png_grayscale"):

@@ -68,6 +68,7 @@ class Style:
     spread: float  # share of spare width given out between columns
     hang: int = 0  # px: the continuation lines of a wrapped label are indented this much (prospectuses)
     head_gap: int = 0  # px of blank band above the first body row
+    leader: str = ""  # dot leaders after body labels: "." (dense), ". " or ".  " (spaced); "" for none
     scale: int = 1  # drawn this many times larger than the image it becomes (see SynthConfig.supersample_probability)
 
     @property
@@ -144,12 +145,20 @@ def make_style(rng: random.Random, config: SynthConfig, financial: bool) -> Styl
         style.valign = style.header_valign = "bottom"
         style.hang = round(font_px * rng.uniform(0.6, 1.5))
         style.head_gap = round(font_px * rng.uniform(0.5, 2.5))
+    if financial and config.leader_probability and rng.random() < config.leader_probability:
+        style.leader = rng.choice((".", ".", ". ", ".  "))
     return style
 
 
 def hang(cell: SpecCell, style: Style) -> int:
     """Pixels by which the lines after the first of this cell are indented (a prospectus's wrapped labels)."""
     return style.hang if cell.align == "left" and cell.wrappable and not cell.header else 0
+
+
+def has_leader(cell: SpecCell, style: Style) -> bool:
+    """True if dots run from this cell's last line to its column's edge: the body's one-row labels."""
+    return bool(style.leader) and cell.role in ("stub", "total") and cell.align == "left" and (
+        cell.rowspan == cell.colspan == 1) and not cell.empty
 
 
 class _SpecBuilder:
@@ -582,6 +591,8 @@ def layout(spec: TableSpec, rng: random.Random, config: SynthConfig) -> Geometry
         elif cell.prose:
             weights[cell.col] = 4.0  # and running text gets the widest column, as typeset
     widths = _fit_columns(col_nat, col_min, budget, weights)
+    if style.leader and any(has_leader(c, style) and c.col == 0 for c in spec.cells):
+        widths[0] *= rng.uniform(1.1, 1.6)  # the label column of a leadered table has room for the dots
     if sum(widths) < budget and style.spread > 0:
         spare = (budget - sum(widths)) * style.spread
         widths = [w + spare / n_cols for w in widths]

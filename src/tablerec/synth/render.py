@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Collection
 
 from PIL import Image, ImageDraw
 
-from .layout import Geometry, SpecCell, TableSpec, hang
+from .layout import Geometry, SpecCell, TableSpec, hang, has_leader
 
 Box = tuple[int, int, int, int]
 
@@ -73,8 +74,22 @@ def render(spec: TableSpec, geom: Geometry, bbox_mode: str = "line", draw_text: 
                 # PubTabNet boxes span the font's ascent..descent, whatever letters the line holds.
                 box = _union(box, (box[0], baseline - geom.ascent, box[2], baseline + geom.descent))
             top += line.height + style.line_gap
+        if has_leader(cell, style):
+            # Drawn like the rules, with or without the text: the dots are not the cell's content.
+            _draw_leader(draw, style.leader, line.frags[-1].font, left + line.width, x1, baseline, xs[0], color)
         boxes.append(box)
     return image, boxes
+
+
+def _draw_leader(draw: ImageDraw.ImageDraw, unit: str, fnt, text_end: int, x_end: int, baseline: int,
+                 x_origin: int, fill) -> None:
+    """Dots from a space after the text to ``x_end``, on a grid from ``x_origin`` so rows' dots line up."""
+    step = fnt.getlength(unit)
+    start = text_end + fnt.getlength(" ") + 1
+    first = x_origin + math.ceil((start - x_origin) / step) * step
+    count = int((x_end - first) // step)
+    if count >= 2:
+        draw.text((first, baseline), (unit * count).rstrip(), font=fnt, fill=fill, anchor="ls")
 
 
 def _union(a: Box | None, b) -> Box:
