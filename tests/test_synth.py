@@ -62,9 +62,10 @@ def test_tables_are_valid_pubtabnet_records():
 
 PROSPECTUS = SynthConfig(financial_probability=1.0, prospectus_probability=1.0, augment_probability=0.0)
 LEADERS = SynthConfig(financial_probability=1.0, leader_probability=1.0, augment_probability=0.0)
+CHINESE = SynthConfig(financial_probability=1.0, chinese_probability=1.0, prose_probability=0.5, augment_probability=0.0)
 
 
-@pytest.mark.parametrize("config", [PLAIN, PROSPECTUS, LEADERS], ids=["plain", "prospectus", "leaders"])
+@pytest.mark.parametrize("config", [PLAIN, PROSPECTUS, LEADERS, CHINESE], ids=["plain", "prospectus", "leaders", "chinese"])
 def test_text_pixels_lie_in_their_own_box_only(config):
     for index in range(12):
         spec, geom = _parts(index, config=config)
@@ -233,6 +234,29 @@ def test_leader_dots_run_from_labels_to_their_column_edge_outside_the_box():
     # Off (the default), no table has them.
     plain = SynthConfig(financial_probability=1.0, augment_probability=0.0)
     assert not any(_parts(i, seed=4, config=plain)[0].style.leader for i in range(12))
+
+
+def test_chinese_tables_wrap_between_characters_and_stay_valid():
+    wrapped = 0
+    for image, table in iter_synth(8, seed=6, config=CHINESE):
+        assert table.extra["synth"]["font"] in synth_fonts.CJK_FAMILY_FILES
+        assert validate_table(table, image.size) == ([], [])
+        texts = [c.text for c in table.cells]
+        assert sum(any("\u4e00" <= ch <= "\u9fff" for ch in t) for t in texts) >= 3
+        # A cell of Chinese running text spans several lines though it has no space to break at.
+        for cell in table.cells:
+            if cell.bbox and len(cell.text) > 40 and " " not in cell.text:
+                wrapped += cell.bbox[3] - cell.bbox[1] > 2.5 * table.extra["synth"]["font_px"]
+    assert wrapped >= 3
+    # Off (the default), no table is Chinese.
+    plain = SynthConfig(financial_probability=1.0, augment_probability=0.0)
+    assert not any(_parts(i, seed=6, config=plain)[0].style.chinese for i in range(12))
+
+
+def test_chinese_without_its_fonts_names_the_packages(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth_fonts, "FONT_ROOT", tmp_path)
+    with pytest.raises(synth_fonts.FontsMissing, match="fonts-arphic-uming"):
+        synth_fonts.cjk_families()
 
 
 def test_missing_word_list_falls_back_to_builtin_words(monkeypatch, tmp_path):

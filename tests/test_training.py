@@ -134,6 +134,21 @@ def test_cli_train_on_pubtabnet_jsonl(tmp_path, pubtabnet_examples):
     assert "eval step 2" in (tmp_path / "run" / "log.txt").read_text()
 
 
+def test_cli_train_names_missing_chinese_fonts_before_it_starts(tmp_path, monkeypatch, capsys, synth_available):
+    from tablerec.cli import main
+    from tablerec.synth import fonts
+
+    monkeypatch.setattr(fonts, "CJK_FAMILY_FILES", {"Nowhere Ming": (True, "nowhere/ming.ttc")})
+    fonts._cjk_families.cache_clear()  # an earlier test may have found the real ones
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({**asdict(tiny_train_config()), "synth": {"chinese_probability": 0.5}}))
+    status = main(["train", "--train", "synth:8", "--out", str(tmp_path / "run"), "--config", str(config), "--steps", "2", "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "fonts-arphic-uming" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run" / "last.pt").exists()
+    fonts._cjk_families.cache_clear()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -212,6 +212,7 @@ def add_train_parser(sub) -> None:
 def cmd_train(args) -> int:
     import json
 
+    from .synth import FontsMissing
     from .training import load_train_config, train
 
     if args.init and args.warm_start:
@@ -223,11 +224,14 @@ def cmd_train(args) -> int:
         cfg = load_train_config(args.config, {"seed": args.seed})
     except (ValueError, TypeError) as exc:
         fail(f"bad config {args.config}: {exc}")
-    result = train(
-        args.train, args.val, args.out, cfg, resume=args.resume, images=args.images, val_images=args.val_images,
-        device=args.device, progress=not args.no_progress, steps=args.steps, init=args.init,
-        warm_start=args.warm_start,
-    )
+    try:
+        result = train(
+            args.train, args.val, args.out, cfg, resume=args.resume, images=args.images, val_images=args.val_images,
+            device=args.device, progress=not args.no_progress, steps=args.steps, init=args.init,
+            warm_start=args.warm_start,
+        )
+    except FontsMissing as exc:  # synth: training data asks for fonts this machine lacks
+        fail(str(exc))
     if result:
         print(json.dumps({k: round(v, 4) for k, v in result.items()}))
     return 0

@@ -142,9 +142,11 @@ class SynthTables(Dataset):
 
     def __init__(self, n: int, seed: int, curriculum_samples: int = 0, settings: dict[str, Any] | None = None) -> None:
         from .synth import SynthConfig
+        from .synth.fonts import require_fonts
 
         self.n, self.seed, self.curriculum_samples = n, seed, curriculum_samples
         self.base = SynthConfig.from_dict(settings or {})  # bad settings fail here, before training starts
+        require_fonts(self.base.fonts, self.base.chinese_probability > 0)  # and missing fonts too
         self._configs: dict[int, Any] = {}
         self._cache: dict[int, Any] = {}
 

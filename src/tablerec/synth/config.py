@@ -49,6 +49,11 @@ class SynthConfig:
     # its column ("Total assets . . . . . 1,234"), as at least 7 of cTDaR's 56 modern tables do.  The dots are
     # drawing, not text: no tokens, outside the label's box.  Off by default (seeds keep their tables).
     leader_probability: float = 0.0
+    # Chinese: a share of the financial tables is set in Chinese (a Ming or a sans face; labels, headers and
+    # running text in Chinese characters that wrap anywhere, figures as they are), as 7 of cTDaR's 56 modern
+    # tables are.  The cell tokens hold the characters; the model's vocabulary has none, so it learns the
+    # look and the structure, not the reading.  Needs fonts-arphic-uming or fonts-wqy-microhei.  Off by default.
+    chinese_probability: float = 0.0
 
     # Geometry: target image widths before wrapping decides the final size.
     min_width: int = 240
@@ -103,7 +108,7 @@ class SynthConfig:
             problems.append("max_cell_chars and max_prose_chars must be >= 1")
         for name in ("span_probability", "financial_probability", "wide_probability", "augment_probability",
                      "prose_probability", "supersample_probability", "prospectus_probability",
-                     "leader_probability"):
+                     "leader_probability", "chinese_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be in [0, 1]")
         for name in ("more_text_kinds", "png_grayscale"):

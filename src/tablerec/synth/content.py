@@ -100,6 +100,21 @@ UNITS = ("mg", "mg/dL", "mmol/L", "µg/ml", "ng/mL", "pg/ml", "kg", "kg/m<sup>2<
 MISSING = ("–", "-", "—", "NA", "n/a", "ND", "NR", "0")
 FOOTNOTE_MARKS = ("a", "b", "c", "d", "*", "**", "†", "‡", "§", "1", "2")
 
+# Chinese financial tables (SynthConfig.chinese_probability): characters common in annual reports, drawn at
+# random into "words" (the text means nothing; the reader has no Chinese vocabulary, so what matters is how
+# it looks: dense square glyphs with no spaces, wrapping anywhere).
+HANZI = "".join(dict.fromkeys(
+    "公司集团有限股份银行资产负债收入利润成本费用现金流量投资融资经营业务管理财务报告年度期末期初本上合计其中项目"
+    "金额比例增减变动情况说明注释附应收账款预付存货固定无形长短借职工薪酬税所得递延权益实分配归属于母少数净营外"
+    "支出销售研发利息汇兑损减值准备提转回核坏处置子联合企市场价评估审会政策重要事承诺担保诉讼关方交易控人董监高级"
+    "员名称类型限时间履行是否及严格未完成原因下一步计划适用不发债券简起息日到募集途抵质押信府境内人民币美元港万亿"
+    "千单位每基本稀释率增长同比环季半第二三四五六七八九十百零左右前后大小多少新旧主他以及或者和与的在为对从按由根"
+    "据通过进包括但没可能够应当必须已经将需保证地区省市县城镇农村产品服务技术工程建设项目土房屋设备器材料能源电力"
+))
+ZH_HEADERS = ("项目", "本期金额", "上期金额", "期末余额", "期初余额", "本年发生额", "上年发生额", "合计", "备注",
+              "金额", "比例", "附注", "单位：元", "单位：万元", "账面价值", "增减变动", "承诺方", "履行情况")
+ZH_CATEGORIES = ("是", "否", "不适用", "无", "有", "已履行", "正在履行", "信用", "抵押", "质押", "—")
+
 
 @dataclass(frozen=True)
 class Run:
@@ -193,8 +208,9 @@ class ContentMaker:
     """Draws cell contents for one table, with per-column number formats kept consistent."""
 
     def __init__(self, rng: random.Random, supported: Supported, finance: bool = False, max_cell_chars: int = 80,
-                 more_kinds: bool = False):
+                 more_kinds: bool = False, chinese: bool = False):
         self.rng = rng
+        self.chinese = chinese  # text in Chinese (SynthConfig.chinese_probability); figures stay as they are
         self.more_kinds = more_kinds  # SynthConfig.more_text_kinds
         self.supported = supported
         self.finance = finance
@@ -255,6 +271,8 @@ class ContentMaker:
 
     # ---- cells -----------------------------------------------------------------
     def label(self, max_words: int = 5) -> list[Run]:
+        if self.chinese:
+            return self._zh_label()
         rng = self.rng
         if self.finance and rng.random() < 0.35:
             return [Run(rng.choice(FINANCE_LABELS))]
@@ -287,6 +305,8 @@ class ContentMaker:
         return [Run(text)]
 
     def header(self, leaf: bool) -> list[Run]:
+        if self.chinese:
+            return self._zh_header(leaf)
         rng = self.rng
         if self.finance:
             pool = FINANCE_HEADERS if rng.random() < 0.6 else None
@@ -311,11 +331,15 @@ class ContentMaker:
         return [Run(self.phrase(rng.randint(1, 2)))]
 
     def first_header(self) -> list[Run]:
+        if self.chinese:
+            return self._zh_first_header()
         if self.finance:
             return [Run(self.phrase(self.rng.randint(1, 3)))]
         return [Run(self.rng.choice(HEADER_WORDS))] if self.rng.random() < 0.7 else [Run(self.phrase(2))]
 
     def section(self) -> list[Run]:
+        if self.chinese:
+            return self._zh_section()
         if self.rng.random() < 0.5:
             return [Run(self.rng.choice(SECTION_WORDS))]
         text = self.phrase(self.rng.randint(1, 5))
@@ -324,6 +348,8 @@ class ContentMaker:
         return [Run(text)]
 
     def text_value(self) -> list[Run]:
+        if self.chinese:
+            return self._zh_text_value()
         rng = self.rng
         r = rng.random()
         if r < 0.35:
@@ -352,6 +378,8 @@ class ContentMaker:
 
     def prose(self, max_chars: int) -> list[Run]:
         """Sentences of running text, up to about ``max_chars`` characters (cut later at a word boundary)."""
+        if self.chinese:
+            return self._zh_prose(max_chars)
         rng = self.rng
         target = rng.randint(min(60, max_chars), max_chars)
         sentences: list[str] = []
@@ -370,6 +398,62 @@ class ContentMaker:
             sentences.append(text)
             length += len(text) + 1
         return [Run(" ".join(sentences))]
+
+
+    # ---- Chinese ---------------------------------------------------------------
+    def zh_phrase(self, lo: int, hi: int) -> str:
+        return "".join(self.rng.choice(HANZI) for _ in range(self.rng.randint(lo, hi)))
+
+    def _zh_label(self) -> list[Run]:
+        rng = self.rng
+        r = rng.random()
+        text = self.zh_phrase(2, 12)
+        if r < 0.15:
+            return [Run(f"{rng.choice('一二三四五六七八九十')}、{text}")]
+        if r < 0.25:
+            return [Run(f"{text}（{self.zh_phrase(2, 6)}）")]
+        if r < 0.3:
+            return [Run(text + "：")]
+        if r < 0.35:
+            return [Run(text), Run(rng.choice(FOOTNOTE_MARKS), script="sup")]
+        return [Run(text)]
+
+    def _zh_header(self, leaf: bool) -> list[Run]:
+        rng = self.rng
+        r = rng.random()
+        if r < 0.3:
+            return [Run(rng.choice(ZH_HEADERS))]
+        if r < 0.45:
+            year = rng.randint(2010, 2020)
+            return [Run(rng.choice((f"{year}年", f"{year}年12月31日", f"{year}年6月30日", f"{year}年度")))]
+        return [Run(self.zh_phrase(2, 10 if leaf else 8))]
+
+    def _zh_first_header(self) -> list[Run]:
+        return [Run("项目" if self.rng.random() < 0.5 else self.zh_phrase(2, 6))]
+
+    def _zh_section(self) -> list[Run]:
+        return [Run(self.zh_phrase(2, 8) + ("：" if self.rng.random() < 0.3 else ""))]
+
+    def _zh_text_value(self) -> list[Run]:
+        rng = self.rng
+        if rng.random() < 0.4:
+            return [Run(rng.choice(ZH_CATEGORIES))]
+        if rng.random() < 0.2:
+            return [Run(f"{rng.randint(2010, 2020)}/{rng.randint(1, 12)}/{rng.randint(1, 28)}")]
+        return [Run(self.zh_phrase(2, 16))]
+
+    def _zh_prose(self, max_chars: int) -> list[Run]:
+        """Clauses parted by "，" into sentences ending "。", sometimes numbered "1、" as in undertakings."""
+        rng = self.rng
+        target = rng.randint(min(30, max_chars), max_chars // 2)  # each character is about two letters wide
+        numbered = rng.random() < 0.3
+        text = ""
+        k = 0
+        while len(text) < target:
+            k += 1
+            clauses = "，".join(self.zh_phrase(4, 14) for _ in range(rng.randint(1, 4)))
+            text += (f"{k}、" if numbered else "") + clauses + "。"
+        return [Run(text)]
 
 
 def _gene_name(rng: random.Random) -> str:

@@ -35,6 +35,16 @@ FAMILY_FILES: dict[str, tuple[bool, str, str, str, str]] = {
 }
 
 
+# Chinese faces for SynthConfig.chinese_probability (a Ming/Song serif and a sans, as Chinese annual reports
+# set them).  Kept out of FAMILY_FILES so that tables without Chinese keep drawing from the same families.
+# One file each: Chinese type has no italic, and its bold is rare in tables, so all four faces are the regular.
+CJK_FAMILY_FILES: dict[str, tuple[bool, str]] = {
+    "AR PL UMing": (True, "arphic/uming.ttc"),
+    "WenQuanYi Micro Hei": (False, "wqy/wqy-microhei.ttc"),
+}
+CJK_INSTALL_HINT = "apt-get install fonts-arphic-uming fonts-wqy-microhei"
+
+
 class FontsMissing(RuntimeError):
     """No usable font family on this machine (the message says what to install)."""
 
@@ -75,6 +85,30 @@ def _available_families(names: tuple[str, ...] | None, root: str) -> tuple[Famil
     if not found:
         raise FontsMissing(f"no usable fonts ({', '.join(wanted)}) under {root}; install them with: {INSTALL_HINT}")
     return tuple(found)
+
+
+def cjk_families(root: str | Path | None = None) -> tuple[Family, ...]:
+    """The installed Chinese families, in a fixed order; FontsMissing (with what to install) if none is."""
+    return _cjk_families(str(root or FONT_ROOT))
+
+
+@lru_cache(maxsize=8)
+def _cjk_families(root: str) -> tuple[Family, ...]:
+    found = []
+    for name, (serif, file) in CJK_FAMILY_FILES.items():
+        path = Path(root) / file
+        if path.is_file():
+            found.append(Family(name, serif, *[str(path)] * 4))
+    if not found:
+        raise FontsMissing(f"no Chinese fonts under {root} (for chinese_probability); install them with: {CJK_INSTALL_HINT}")
+    return tuple(found)
+
+
+def require_fonts(names: tuple[str, ...] | None, chinese: bool) -> None:
+    """Raise FontsMissing (naming the packages) now, before any table, if drawing would need absent fonts."""
+    available_families(names)
+    if chinese:
+        cjk_families()
 
 
 @lru_cache(maxsize=48)  # a table uses <= 8 faces; each costs ~0.25 MB, so keep the cache small

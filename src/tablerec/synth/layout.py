@@ -17,7 +17,7 @@ from PIL import ImageFont
 
 from .config import SynthConfig
 from .content import ContentMaker, NumberFormat, Run, number_format, format_number
-from .fonts import Family, available_families, font, has_glyph
+from .fonts import Family, available_families, cjk_families, font, has_glyph
 
 
 # ---- the logical table -----------------------------------------------------------------
@@ -68,6 +68,7 @@ class Style:
     spread: float  # share of spare width given out between columns
     hang: int = 0  # px: the continuation lines of a wrapped label are indented this much (prospectuses)
     head_gap: int = 0  # px of blank band above the first body row
+    chinese: bool = False  # text set in Chinese (SynthConfig.chinese_probability)
     leader: str = ""  # dot leaders after body labels: "." (dense), ". " or ".  " (spaced); "" for none
     scale: int = 1  # drawn this many times larger than the image it becomes (see SynthConfig.supersample_probability)
 
@@ -145,6 +146,9 @@ def make_style(rng: random.Random, config: SynthConfig, financial: bool) -> Styl
         style.valign = style.header_valign = "bottom"
         style.hang = round(font_px * rng.uniform(0.6, 1.5))
         style.head_gap = round(font_px * rng.uniform(0.5, 2.5))
+    if financial and config.chinese_probability and rng.random() < config.chinese_probability:
+        style.family = rng.choice(cjk_families())
+        style.chinese = True
     if financial and config.leader_probability and rng.random() < config.leader_probability:
         style.leader = rng.choice((".", ".", ". ", ".  "))
     return style
@@ -170,7 +174,7 @@ class _SpecBuilder:
         family = self.style.family
         self.maker = ContentMaker(rng, lambda ch: has_glyph(family.regular, ch) and has_glyph(family.bold_italic, ch),
                                   finance=self.financial, max_cell_chars=config.max_cell_chars,
-                                  more_kinds=config.more_text_kinds)
+                                  more_kinds=config.more_text_kinds, chinese=self.style.chinese)
         self.cells: list[SpecCell] = []
         self.taken: set[tuple[int, int]] = set()
 
@@ -466,6 +470,29 @@ class _Word:
     width: float
     top: int
     bottom: int
+    glue: bool = False  # follows the word before with no space (Chinese characters)
+
+
+def _is_wide(ch: str) -> bool:
+    """Chinese characters and full-width punctuation: a line may break before each (see _Measurer.words)."""
+    return ch >= "\u2e80"
+
+
+_NO_BREAK_BEFORE = set("，。、：；）》”！？")
+
+
+def _break_chunks(chunk: str) -> list[str]:
+    """A space-free chunk in the pieces a line may break between: every wide character on its own
+    (closing punctuation kept with the character before), runs of narrow characters whole."""
+    if not any(_is_wide(ch) for ch in chunk):
+        return [chunk]
+    pieces: list[str] = []
+    for ch in chunk:
+        if pieces and (ch in _NO_BREAK_BEFORE or not _is_wide(ch) and not _is_wide(pieces[-1][-1])):
+            pieces[-1] += ch
+        else:
+            pieces.append(ch)
+    return pieces
 
 
 class _Measurer:
@@ -500,19 +527,24 @@ class _Measurer:
         pieces: list[tuple[str, ImageFont.FreeTypeFont, int, float]] = []
         top, bottom = self.line_top, self.line_bottom
 
-        def flush() -> None:
-            nonlocal pieces, top, bottom
+        glue = False
+
+        def flush(glue_next: bool = False) -> None:
+            nonlocal pieces, top, bottom, glue
             if pieces:
-                words.append(_Word(pieces, sum(p[3] for p in pieces), top, bottom))
+                words.append(_Word(pieces, sum(p[3] for p in pieces), top, bottom, glue))
             pieces, top, bottom = [], self.line_top, self.line_bottom
+            glue = glue_next
 
         for run in cell.runs:
             fnt, dy = self.font_for(cell.bold or run.bold, cell.italic or run.italic, run.script)
             for i, chunk in enumerate(run.text.split(" ")):
                 if i > 0:
                     flush()
-                if chunk:
-                    pieces.append((chunk, fnt, dy, self.length(fnt, chunk)))
+                for k, piece in enumerate(_break_chunks(chunk) if chunk else []):
+                    if k > 0:
+                        flush(glue_next=True)  # Chinese: a possible line break, no space
+                    pieces.append((piece, fnt, dy, self.length(fnt, piece)))
                     f_top, f_bottom = line_extent(fnt)
                     top = min(top, dy + f_top)
                     bottom = max(bottom, dy + f_bottom)
@@ -525,7 +557,7 @@ class _Measurer:
         current: list[_Word] = []
         width = 0.0
         for word in words:
-            extra = word.width + (self.space if current else 0)
+            extra = word.width + (self.space if current and not word.glue else 0)
             if current and width + extra > max_width - (hang if lines else 0):
                 lines.append(self._line(current))
                 current, width = [word], word.width
@@ -543,7 +575,7 @@ class _Measurer:
         x = 0.0
         for i, word in enumerate(words):
             for j, (text, fnt, dy, advance) in enumerate(word.pieces):
-                joiner = " " if i and j == 0 else ""
+                joiner = " " if i and j == 0 and not word.glue else ""
                 last = frags[-1] if frags else None
                 if last is not None and last.font is fnt and last.dy == dy:
                     last.text += joiner + text
@@ -683,7 +715,7 @@ def _column_widths(spec: TableSpec, natural: list[float], min_width: list[float]
 
 
 def _single_width(words: list[_Word], space: float) -> float:
-    return sum(w.width for w in words) + space * max(0, len(words) - 1)
+    return sum(w.width for w in words) + space * sum(1 for w in words[1:] if not w.glue)
 
 
 def _fit_columns(natural: list[float], minimum: list[float], budget: float, weights: list[float]) -> list[float]:
