@@ -178,6 +178,9 @@ def test_repair_keeps_valid_structure_and_sources():
 def test_cell_text_is_escaped_and_inline_tags_balanced():
     assert repair_cell_tokens(["<b>", "x", "<i>", "y"]) == ["<b>", "x", "<i>", "y", "</i>", "</b>"]
     assert repair_cell_tokens(["</b>", "x", "<sup>", "1", "</b>"]) == ["x", "<sup>", "1", "</sup>"]
+    # Tags around nothing go (with tags around them that then enclose nothing); around a space they stay.
+    assert repair_cell_tokens(["<b>", "<i>", "</i>", "</b>", "7", "<sup>"]) == ["7"]
+    assert repair_cell_tokens(["<b>", " ", "</b>"]) == ["<b>", " ", "</b>"]
     image, table = small_table(2, texts=("<", "&", ">", "<script>"))
     html = table.to_html()
     assert "<script>" not in html and "&lt;" in html

@@ -421,7 +421,8 @@ def repair_structure(tokens: list[str]) -> list[tuple[str, int]]:
 
 
 def repair_cell_tokens(tokens: list[str]) -> list[str]:
-    """Balance inline tags in a cell: drop closers of unopened tags, close what is still open."""
+    """Balance inline tags in a cell: drop closers of unopened tags, close what is still open, and drop
+    pairs that enclose nothing (``<b></b>``: what is left when the reader's tokens inside were specials)."""
     out: list[str] = []
     stack: list[str] = []
     for tok in tokens:
@@ -439,7 +440,13 @@ def repair_cell_tokens(tokens: list[str]) -> list[str]:
             stack.append(tok[1:-1])
         out.append(tok)
     out.extend(f"</{name}>" for name in reversed(stack))
-    return out
+    kept: list[str] = []
+    for tok in out:
+        if tok.startswith("</") and tok in INLINE_TAG_TOKENS and kept and kept[-1] == "<" + tok[2:]:
+            kept.pop()  # an empty pair (inner ones first, so "<b><i></i></b>" goes whole)
+        else:
+            kept.append(tok)
+    return kept
 
 
 def decoded_to_table(decoded: Decoded, image_size: tuple[int, int], filename: str = ""):
