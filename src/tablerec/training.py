@@ -146,7 +146,7 @@ class SynthTables(Dataset):
 
         self.n, self.seed, self.curriculum_samples = n, seed, curriculum_samples
         self.base = SynthConfig.from_dict(settings or {})  # bad settings fail here, before training starts
-        require_fonts(self.base.fonts, self.base.chinese_probability > 0)  # and missing fonts too
+        require_fonts(self.base)  # and missing fonts too
         self._configs: dict[int, Any] = {}
         self._cache: dict[int, Any] = {}
 

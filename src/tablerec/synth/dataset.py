@@ -181,7 +181,7 @@ def write_synth_dataset(out_dir: str | os.PathLike, n: int, seed: int = 0, worke
     if workers < 1:
         raise SynthError(f"workers must be >= 1, not {workers}")
     _check_shard(shard)
-    require_fonts(config.fonts, config.chinese_probability > 0)  # fail early, with the install hint
+    require_fonts(config)  # fail early, with the install hint
     out_dir = Path(out_dir)
     _prepare_dir(out_dir, seed, split, config)
     annotations = out_dir / annotations_name(shard)

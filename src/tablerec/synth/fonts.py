@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import ImageFont
+
+if TYPE_CHECKING:
+    from .config import SynthConfig
 
 FONT_ROOT = Path("/usr/share/fonts/truetype")
 INSTALL_HINT = "apt-get install fonts-liberation fonts-dejavu-core fonts-freefont-ttf"
@@ -104,10 +108,10 @@ def _cjk_families(root: str) -> tuple[Family, ...]:
     return tuple(found)
 
 
-def require_fonts(names: tuple[str, ...] | None, chinese: bool) -> None:
-    """Raise FontsMissing (naming the packages) now, before any table, if drawing would need absent fonts."""
-    available_families(names)
-    if chinese:
+def require_fonts(config: SynthConfig) -> None:
+    """Raise FontsMissing (naming the packages) now, before any table, if ``config``'s tables need absent fonts."""
+    available_families(config.fonts)
+    if config.chinese_probability > 0:
         cjk_families()
 
 
