@@ -273,6 +273,36 @@ def test_crop_reader_trains_and_its_layout_equals_incremental_decoding():
     Table.from_html(decoded_to_table(decoded, (90, 40)).to_html())
 
 
+def test_growing_the_reader_keeps_what_the_model_computes():
+    # A wider crop CNN and one more cell-decoder layer, warm-started from the smaller model: every old
+    # tensor is used, and the grown model's losses equal the old one's until training moves it.
+    from dataclasses import replace
+
+    from tablerec.model import load_matching_weights
+
+    from PIL import Image
+
+    torch.manual_seed(0)
+    small = create_model(replace(CROP, cell_layers=1))
+    ink = Image.effect_noise((80, 40), 60).convert("RGB")  # blank pages would leave the new channels at zero
+    examples = [(ink, table) for _, table in (small_table(2), small_table(3))]
+    batch = batch_of(small, examples, TrainConfig(box_jitter=0.0, max_cells_per_table=100))
+    small.train()
+    small(batch)  # batch-norm running statistics away from their defaults
+    small.eval()
+    grown = create_model(replace(CROP, cell_layers=2, crop_widths=(8, 16, 16)))
+    copied, n_grown, total = load_matching_weights(grown, {"model": small.state_dict()})
+    assert copied + n_grown == len(small.state_dict()) and n_grown > 0 and total > copied + n_grown
+    grown.eval()
+    with torch.no_grad():
+        before, after = small(batch), grown(batch)
+    for key in ("structure", "box", "cell", "ctc"):
+        assert torch.allclose(before[key], after[key], atol=1e-5), key
+    # ... and a plain fresh model of the grown shape does not compute the same.
+    with torch.no_grad():
+        assert not torch.allclose(create_model(grown.config).eval()(batch)["cell"], before["cell"], atol=1e-3)
+
+
 def test_cells_known_to_hold_text_are_not_read_as_empty():
     from tablerec.model.beam import read_crops
 

@@ -556,8 +556,8 @@ def train(
         n_params = sum(p.numel() for p in model.parameters())
         log(f"new run: {n_params / 1e6:.2f}M parameters, config {json.dumps(cfg.to_dict())}")
         if warm_start is not None:
-            copied, total = load_matching_weights(model, warm_start)
-            log(f"warm start from {warm_start}: {copied} of {total} tensors copied, the rest new")
+            copied, grown, total = load_matching_weights(model, warm_start)
+            log(f"warm start from {warm_start}: {copied} of {total} tensors copied, {grown} grown, the rest new")
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2)) if main_process else None
 
     ddp_model: torch.nn.Module = model

@@ -7,6 +7,7 @@ import os
 import torch
 
 from .edd import EDD, EDDConfig, prepare_image, prepare_page
+from .layers import DecoderLayer
 from .vocab import Vocab, cell_vocab, structure_vocab
 
 __all__ = ["EDD", "EDDConfig", "Vocab", "cell_vocab", "create_model", "load_model", "load_matching_weights", "prepare_image", "prepare_page", "structure_vocab"]
@@ -35,11 +36,37 @@ def load_model(checkpoint: str | os.PathLike | dict, device: str | torch.device 
     return model.to(device).eval()
 
 
-def load_matching_weights(model: EDD, checkpoint: str | os.PathLike | dict) -> tuple[int, int]:
-    """Copy into ``model`` every parameter of a checkpoint whose name and shape match (a warm start for a
-    changed architecture); the rest keep their fresh initialisation.  Returns (copied, total) tensor counts."""
+def load_matching_weights(model: EDD, checkpoint: str | os.PathLike | dict) -> tuple[int, int, int]:
+    """Warm-start ``model`` from a checkpoint of a changed architecture.  Returns (copied, grown, total)
+    tensor counts.
+
+    A tensor whose name and shape match is copied.  A tensor that grew (a wider layer, a larger vocabulary:
+    same rank, no dimension smaller) gets the checkpoint's values in its leading slice, and, where its input
+    dimension grew, zeros from the new inputs to the old outputs; a decoder layer the checkpoint lacks
+    starts as the identity (its residual branches' output projections zeroed).  So widening the crop CNN's
+    channels or adding cell-decoder layers leaves the model computing exactly what the checkpoint did, and
+    training starts from there rather than from a model that has forgotten how to read.  The rest keep
+    their fresh initialisation.
+    """
     state = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location="cpu", weights_only=False)
+    theirs = state["model"]
     own = model.state_dict()
-    copied = {k: v.to(own[k].dtype) for k, v in state["model"].items() if k in own and own[k].shape == v.shape}
-    model.load_state_dict(copied, strict=False)
-    return len(copied), len(own)
+    copied = {k: v.to(own[k].dtype) for k, v in theirs.items() if k in own and own[k].shape == v.shape}
+    grown = {}
+    for k, v in theirs.items():
+        mine = own.get(k)
+        if mine is None or mine.shape == v.shape or mine.dim() != v.dim() or any(a < b for a, b in zip(mine.shape, v.shape)):
+            continue
+        t = mine.clone()
+        if t.dim() >= 2 and t.shape[1] > v.shape[1]:
+            t[: v.shape[0], v.shape[1] :] = 0  # old outputs ignore the new inputs
+        t[tuple(slice(0, n) for n in v.shape)] = v.to(t.dtype)
+        grown[k] = t
+    model.load_state_dict({**copied, **grown}, strict=False)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, DecoderLayer) and not any(k.startswith(name + ".") for k in theirs):
+                for branch in (module.self_attn.out, module.cross_attn.out, module.mlp[2]):
+                    branch.weight.zero_()
+                    branch.bias.zero_()
+    return len(copied), len(grown), len(own)
