@@ -272,20 +272,22 @@ def beam_search(
     keep_aux: bool = False,
     length_penalty: float = 1.0,
 ) -> list[tuple[list[int], torch.Tensor | None, float]]:
-    """Beam search over ``groups`` independent sequences, ``beam`` hypotheses each (rows ``g*beam + k``).
+    """Beam search over ``groups`` independent sequences, ``beam`` hypotheses each.
 
-    ``step(ids, t)`` gives log-probabilities ``(groups*beam, V)`` (and an aux
-    vector per row, kept along each hypothesis if ``keep_aux``); ``reorder``
-    re-indexes the caches after hypotheses are selected.  A group is done when
-    ``beam`` hypotheses have ended; hypotheses are ranked by
-    ``score / length**length_penalty``.  Returns ``(ids, aux (T, d) or None, score)`` per group.
+    ``step(ids, t)`` gives log-probabilities ``(rows, V)`` for the rows still in the batch (and an aux
+    vector per row, kept along each hypothesis if ``keep_aux``); ``reorder(index)`` re-indexes the
+    caches after hypotheses are selected: the new row ``r`` continues old row ``index[r]``.  Rows are
+    ``g*beam + k`` over the groups not yet done; a group is done when ``beam`` hypotheses have ended,
+    and it leaves the batch then (as in greedy decoding: a table's short cells do not wait for its
+    longest).  Hypotheses are ranked by ``score / length**length_penalty``.  Returns ``(ids, aux (T, d)
+    or None, score)`` per group.
     """
+    active = list(range(groups))  # group ids still decoding, in row order
     scores = torch.full((groups, beam), float("-inf"))
     scores[:, 0] = 0.0
     tokens = torch.zeros(groups * beam, 0, dtype=torch.long)
     aux_hist: torch.Tensor | None = None
     finished: list[list[tuple[float, list[int], torch.Tensor | None, float]]] = [[] for _ in range(groups)]
-    done = [False] * groups
     ids = None
     for t in range(max_len + 1):
         logp, aux = step(ids, t)
@@ -298,42 +300,49 @@ def beam_search(
         if keep_aux and aux is not None:
             aux_step = aux.unsqueeze(1)
             aux_hist = aux_step if aux_hist is None else torch.cat([aux_hist, aux_step], dim=1)
-        cand = (scores.unsqueeze(-1) + logp.view(groups, beam, vocab_size)).view(groups, -1)
+        n = len(active)
+        cand = (scores.unsqueeze(-1) + logp.view(n, beam, vocab_size)).view(n, -1)
         top, idx = cand.topk(min(2 * beam, cand.shape[1]), dim=1)
-        new_scores = torch.full((groups, beam), float("-inf"))
-        new_rows = torch.arange(groups * beam).view(groups, beam).clone()  # done groups keep their rows
-        new_tokens = torch.full((groups, beam), eos_id, dtype=torch.long)
-        for g in range(groups):
-            if done[g]:
-                continue
-            k = 0
-            for s, j in zip(top[g].tolist(), idx[g].tolist()):
-                if s == float("-inf"):
+        keep_rows, keep_scores, keep_tokens, still = [], [], [], []
+        for a, (g, group_top, group_idx) in enumerate(zip(active, top.tolist(), idx.tolist())):
+            rows, k = [], 0
+            picked_scores, picked_tokens = [], []
+            for score, j in zip(group_top, group_idx):
+                if score == float("-inf"):
                     break
                 b, w = divmod(j, vocab_size)
-                row = g * beam + b
+                row = a * beam + b
                 if w == eos_id:
                     length = t + 1
                     hyp_aux = aux_hist[row, :t] if keep_aux and aux_hist is not None else None
-                    finished[g].append((s / length**length_penalty, tokens[row].tolist(), hyp_aux, s))
+                    finished[g].append((score / length**length_penalty, tokens[row].tolist(), hyp_aux, score))
                     if len(finished[g]) >= beam:
                         break
                     continue
-                new_scores[g, k], new_rows[g, k], new_tokens[g, k] = s, row, w
+                rows.append(row)
+                picked_scores.append(score)
+                picked_tokens.append(w)
                 k += 1
                 if k == beam:
                     break
             if len(finished[g]) >= beam or k == 0:
-                done[g] = True
-        if all(done):
+                continue  # done: the group leaves the batch
+            # Fewer than beam live hypotheses: pad with copies of the first, scored -inf (never chosen).
+            pad = beam - k
+            keep_rows += rows + [rows[0]] * pad
+            keep_scores.append(picked_scores + [float("-inf")] * pad)
+            keep_tokens += picked_tokens + [eos_id] * pad
+            still.append(g)
+        if not still:
             break
-        index = new_rows.view(-1)
-        tokens = torch.cat([tokens[index], new_tokens.view(-1, 1)], dim=1)
+        index = torch.tensor(keep_rows, dtype=torch.long)
+        tokens = torch.cat([tokens[index], torch.tensor(keep_tokens, dtype=torch.long).view(-1, 1)], dim=1)
         if aux_hist is not None:
             aux_hist = aux_hist[index.to(aux_hist.device)]
         reorder(index.to(logp.device if aux is None else aux.device))
-        scores = new_scores
-        ids = new_tokens.view(-1, 1)
+        active = still
+        scores = torch.tensor(keep_scores)
+        ids = torch.tensor(keep_tokens, dtype=torch.long).view(-1, 1)
     results = []
     for g in range(groups):
         if not finished[g]:  # cannot happen with the forced <eos>, kept for safety
