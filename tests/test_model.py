@@ -139,6 +139,30 @@ def test_beam_one_equals_greedy():
     assert beam3.structure_score >= greedy.structure_score - 1e-4 or len(beam3.structure) != len(greedy.structure)
 
 
+def test_beam_search_finds_the_best_sequence_and_drops_finished_groups():
+    # A toy language: group g's best sequence is g+1 tokens of 1 then <eos> (id 0); each step sees only
+    # the rows of groups still decoding, and reorder keeps that bookkeeping right.
+    from tablerec.model.beam import beam_search
+
+    groups, beam, vocab = 3, 2, 4
+    state = {"group": torch.arange(groups).repeat_interleave(beam), "seen": []}
+
+    def step(ids, t):
+        state["seen"].append(len(state["group"]))
+        logp = torch.full((len(state["group"]), vocab), -5.0)
+        logp[:, 1] = -0.1
+        logp[state["group"] + 1 == t, 0] = -0.01  # <eos> is best once the group has its tokens
+        logp[state["group"] + 1 == t, 1] = -6.0
+        return logp, None
+
+    def reorder(index):
+        state["group"] = state["group"][index]
+
+    results = beam_search(step, reorder, groups, beam, max_len=10, eos_id=0)
+    assert [ids for ids, _, _ in results] == [[1], [1, 1], [1, 1, 1]]
+    assert state["seen"][:2] == [6, 6] and state["seen"][-1] == 2  # the shorter groups left the batch
+
+
 def test_decoding_respects_length_limits_and_always_gives_valid_html():
     torch.manual_seed(2)
     model = create_model(TINY).eval()
