@@ -305,8 +305,7 @@ def beam_search(
         top, idx = cand.topk(min(2 * beam, cand.shape[1]), dim=1)
         keep_rows, keep_scores, keep_tokens, still = [], [], [], []
         for a, (g, group_top, group_idx) in enumerate(zip(active, top.tolist(), idx.tolist())):
-            rows, k = [], 0
-            picked_scores, picked_tokens = [], []
+            rows, picked_scores, picked_tokens = [], [], []
             for score, j in zip(group_top, group_idx):
                 if score == float("-inf"):
                     break
@@ -322,13 +321,12 @@ def beam_search(
                 rows.append(row)
                 picked_scores.append(score)
                 picked_tokens.append(w)
-                k += 1
-                if k == beam:
+                if len(rows) == beam:
                     break
-            if len(finished[g]) >= beam or k == 0:
+            if len(finished[g]) >= beam or not rows:
                 continue  # done: the group leaves the batch
             # Fewer than beam live hypotheses: pad with copies of the first, scored -inf (never chosen).
-            pad = beam - k
+            pad = beam - len(rows)
             keep_rows += rows + [rows[0]] * pad
             keep_scores.append(picked_scores + [float("-inf")] * pad)
             keep_tokens += picked_tokens + [eos_id] * pad
