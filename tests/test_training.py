@@ -102,6 +102,22 @@ def test_init_from_exported_weights_carries_on_the_recipe(tmp_path, synth_availa
     assert any(not torch.equal(start[k], v) for k, v in state["model"].items() if v.is_floating_point())
 
 
+def test_frozen_modules_stay_as_loaded_while_the_reader_trains(tmp_path, synth_available):
+    train("synth:50", None, tmp_path / "old", tiny_train_config(steps=2, batch_size=2), progress=False)
+    frozen = ["encoder", "structure_decoder", "box_head"]
+    cfg = tiny_train_config(steps=3, batch_size=2, frozen=frozen)
+    train("synth:50", None, tmp_path / "new", cfg, progress=False, warm_start=tmp_path / "old" / "last.pt")
+    old = torch.load(tmp_path / "old" / "last.pt", weights_only=False)["model"]
+    new = torch.load(tmp_path / "new" / "last.pt", weights_only=False)["model"]
+    kept = [k for k in old if k.split(".")[0] in frozen]
+    assert any("running_mean" in k for k in kept)  # batch norm statistics are checked too
+    assert all(torch.equal(old[k], new[k]) for k in kept)
+    moved = [k for k in old if k.startswith("cell_decoder.") and old[k].is_floating_point() and not torch.equal(old[k], new[k])]
+    assert moved, "the cell decoder should have trained"
+    with pytest.raises(ValueError, match="no module"):
+        train("synth:50", None, tmp_path / "bad", tiny_train_config(steps=1, batch_size=2, frozen=["encoderr"]), progress=False)
+
+
 def test_warm_start_into_the_crop_reader_keeps_what_fits(tmp_path, synth_available):
     # A changed architecture (cells read from crops) starts from an old run's weights where they fit.
     from dataclasses import replace

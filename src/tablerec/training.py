@@ -52,6 +52,7 @@ class TrainConfig:
     box_jitter: float = 0.1  # noise on the true boxes that guide the cell decoder in training (fraction of size)
     curriculum_steps: int = 0  # synthetic data: grow tables from small to full size over this many steps
     synth: dict[str, Any] = field(default_factory=dict)  # SynthConfig settings of synth: training data (not of --val)
+    frozen: list[str] = field(default_factory=list)  # modules kept as loaded, e.g. ["encoder", "structure_decoder", "box_head"]
     eval_every: int = 1000
     val_tables: int = 32
     checkpoint_minutes: float = 10.0
@@ -456,10 +457,23 @@ def learning_rate(step: int, cfg: TrainConfig) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def freeze(model: EDD, names: Sequence[str]) -> None:
+    """Keep the named top-level modules as loaded: no gradients (so no optimizer state and no backward
+    through them) and batch norm on its running statistics.  For training one part of a model, e.g. a
+    grown cell reader, without disturbing the structure it is conditioned on."""
+    for name in names:
+        module = getattr(model, name, None)
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(f"frozen: the model has no module {name!r}")
+        module.requires_grad_(False)
+        module.eval()
+
+
 def make_optimizer(model: EDD, cfg: TrainConfig) -> torch.optim.Optimizer:
     # No weight decay on norms, biases and embeddings (as nanoGPT).
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
-    no_decay = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]  # frozen modules stay out
+    decay = [p for n, p in trained if p.dim() >= 2 and "embed" not in n]
+    no_decay = [p for n, p in trained if not (p.dim() >= 2 and "embed" not in n)]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98))
 
@@ -536,6 +550,7 @@ def train(
 
     model = load_model(state or init_state, "cpu").train() if (state or init_state) else create_model(cfg.model)
     model = model.to(dev)
+    freeze(model, cfg.frozen)
     optimizer = make_optimizer(model, cfg)
     step, train_seconds, last_eval = 0, 0.0, {}
     rewarm_from = None  # a fresh optimizer mid-schedule ramps its learning rate up again over 100 steps
@@ -590,6 +605,7 @@ def train(
     window: dict[str, float] = {}
     window_samples, window_start = 0, time.time()
     ddp_model.train()
+    freeze(model, cfg.frozen)
     for batch in loader:
         if step >= cfg.steps:
             break
@@ -641,6 +657,7 @@ def train(
                 f"eval step {step} " + " ".join(f"{k} {v:.4f}" for k, v in last_eval.items()),
                 {"step": step, "eval": last_eval, "train_hours": train_seconds / 3600},
             )
+            freeze(model, cfg.frozen)  # evaluate() put every module back in training mode
             window_start = time.time()  # evaluation time is not training throughput
             if step == cfg.steps:  # the final checkpoint carries the final metrics
                 save_checkpoint(ckpt_path, model, optimizer, step, cfg, {"train_seconds": train_seconds, "last_eval": last_eval})
