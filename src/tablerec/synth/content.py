@@ -399,7 +399,6 @@ class ContentMaker:
             length += len(text) + 1
         return [Run(" ".join(sentences))]
 
-
     # ---- Chinese ---------------------------------------------------------------
     def zh_phrase(self, lo: int, hi: int) -> str:
         return "".join(self.rng.choice(HANZI) for _ in range(self.rng.randint(lo, hi)))
