@@ -34,7 +34,7 @@ cd "$(dirname "$0")/.."
 STAGE=6
 case "${1:-}" in stage1) STAGE=1 ;; stage2) STAGE=2 ;; stage3) STAGE=3 ;; stage4) STAGE=4 ;; stage5) STAGE=5 ;; esac
 RUN_DIRS=(- runs/default runs/reader runs/hires runs/text runs/leaders runs/grown)
-STAGE_STEPS=(- 7000 7400 3000 2500 2500 3000)
+STAGE_STEPS=(- 7000 7400 3000 2500 2500 2000)
 RUN_DIR=${RUN_DIR:-${RUN_DIRS[$STAGE]}}
 STEPS=${STEPS:-${STAGE_STEPS[$STAGE]}}
 VAL=${VAL-synth:32}
