@@ -11,12 +11,13 @@
 #   bash scripts/train_default.sh stage4     # 4. stage 3 on tables half of which are drawn large and shrunk (thin, light
 #                                            #    text as in PDF renderings), with more kinds of cell text and prospectus-
 #                                            #    style financial tables, from stage 3's runs/hires/last.pt (runs/text; shipped
-#                                            #    since 2026-11-26, 2,500 steps)
+#                                            #    until 2026-11-26, 2,500 steps)
 #   bash scripts/train_default.sh stage5     # 5. stage 4 with dot leaders and Chinese tables among the financial ones,
-#                                            #    from stage 4's runs/text/last.pt (runs/leaders; shipped since 2026-11-26, 2,100 steps)
+#                                            #    from stage 4's runs/text/last.pt (runs/leaders; shipped until 2026-11-27, 2,100 steps)
 #   bash scripts/train_default.sh            # 6. stage 5 with a wider crop CNN and a second cell-decoder layer, grown from
 #                                            #    the shipped stage-5 weights so that it starts computing what they did; only
-#                                            #    the reader trains, the encoder, structure decoder and box head stay (runs/grown)
+#                                            #    the reader trains, the encoder, structure decoder and box head stay (runs/grown;
+#                                            #    step 2,000 shipped since 2026-11-27; the run goes on to 3,500)
 #   nohup bash scripts/train_default.sh >/dev/null 2>&1 &   # the same in the background
 #   bash scripts/train_default.sh export     # write src/tablerec/weights/edd_default.pt (+ docs/model_curve.svg, docs/training/)
 #   bash scripts/train_default.sh report     # the model card's TEDS numbers for the exported model (MODEL=... to pick another;
@@ -34,7 +35,7 @@ cd "$(dirname "$0")/.."
 STAGE=6
 case "${1:-}" in stage1) STAGE=1 ;; stage2) STAGE=2 ;; stage3) STAGE=3 ;; stage4) STAGE=4 ;; stage5) STAGE=5 ;; esac
 RUN_DIRS=(- runs/default runs/reader runs/hires runs/text runs/leaders runs/grown)
-STAGE_STEPS=(- 7000 7400 3000 2500 2500 2000)
+STAGE_STEPS=(- 7000 7400 3000 2500 2500 3500)
 RUN_DIR=${RUN_DIR:-${RUN_DIRS[$STAGE]}}
 STEPS=${STEPS:-${STAGE_STEPS[$STAGE]}}
 VAL=${VAL-synth:32}
