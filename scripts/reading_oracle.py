@@ -65,6 +65,7 @@ def main() -> None:
     right = {name: Counter() for name in BOXES}
     total, ious = Counter(), {"predicted box": [], "snapped box": []}
     off_line, height_ratio = {"predicted box": [], "snapped box": []}, []
+    off_column = {"predicted box": [], "snapped box": []}
     tables = list(read_tables(args.gt))[: args.limit or None]
     for table in tables:
         image = load_image(Path(args.images) / table.filename)
@@ -94,6 +95,9 @@ def main() -> None:
             ious[name].extend(box_iou(boxes[name], true_boxes).tolist())
             centre_error = ((boxes[name][:, 1] + boxes[name][:, 3]) - (true_boxes[:, 1] + true_boxes[:, 3])).abs() / 2
             off_line[name].extend((centre_error > true_height / 2).tolist())
+            # Across: the box's centre outside the true box (the words of another column, or a part of the cell).
+            centre_x = (boxes[name][:, 0] + boxes[name][:, 2]) / 2
+            off_column[name].extend(((centre_x < true_boxes[:, 0]) | (centre_x > true_boxes[:, 2])).tolist())
         texts = [table.cells[i].text.strip() for i in with_box]
         for text in texts:
             total[bucket(text)] += 1
@@ -108,6 +112,8 @@ def main() -> None:
           f"predicted {mean_iou['predicted box']:.3f}, snapped {mean_iou['snapped box']:.3f}")
     for name, flags in off_line.items():
         print(f"{name}: centre more than half its true height off, up or down: {sum(flags) / max(1, len(flags)):.1%} of cells")
+    for name, flags in off_column.items():
+        print(f"{name}: centre outside its true box across: {sum(flags) / max(1, len(flags)):.1%} of cells")
     print(f"predicted box height / true height: median {float(torch.tensor(height_ratio).median()):.2f}")
     print("| cell length | cells | read exactly: " + " | ".join(BOXES) + " |")
     print("|---|---|---|---|---|")

@@ -22,6 +22,20 @@ def _drifted(boxes: np.ndarray, line: float, height: int) -> np.ndarray:
     return out.clip(0, 1)
 
 
+def _with_empty_cells_placed(truth: np.ndarray, grid: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """The box head gives empty cells (NaN rows of ``truth``) a box too: on their row, in their
+    column (the median across of the column's other cells)."""
+    filled = truth.copy()
+    for i, (row, col, *_) in enumerate(grid):
+        if np.isnan(truth[i, 0]):
+            same_row = [j for j, place in enumerate(grid) if place[0] == row and not np.isnan(truth[j, 0])]
+            same_col = [j for j, place in enumerate(grid) if place[1] == col and place[3] == 1 and not np.isnan(truth[j, 0])]
+            filled[i] = np.nanmean(truth[same_row], axis=0) if same_row else (0.0, 0.0, 1.0, 1.0)
+            if same_col:
+                filled[i, [0, 2]] = np.median(truth[same_col][:, [0, 2]], axis=0)
+    return filled
+
+
 def _share_on_their_line(boxes: np.ndarray, truth: np.ndarray, line: float, height: int) -> float:
     error = np.abs((boxes[:, 1] + boxes[:, 3]) / 2 - (truth[:, 1] + truth[:, 3]) / 2) * height
     return float((error < 0.5 * line).mean())
@@ -37,10 +51,7 @@ def test_snapping_puts_drifted_boxes_back_on_their_text_lines():
         cells = [i for i, c in enumerate(table.cells) if c.bbox is not None and c.text.strip()]
         grid = [place[:4] for place in logical_grid(table.structure)]
         truth = np.array([[v / s for v, s in zip(c.bbox, (width, height, width, height))] if c.bbox else [np.nan] * 4 for c in table.cells])
-        for i, (row, *_) in enumerate(grid):  # the box head gives empty cells a box too: on their row
-            if np.isnan(truth[i, 0]):
-                same_row = [j for j, place in enumerate(grid) if place[0] == row and not np.isnan(truth[j, 0])]
-                truth[i] = np.nanmean(truth[same_row], axis=0) if same_row else (0.0, 0.0, 1.0, 1.0)
+        truth = _with_empty_cells_placed(truth, grid)
         line = float(np.median([table.cells[i].bbox[3] - table.cells[i].bbox[1] for i in cells]))
         predicted = _drifted(truth, line, height)
         snapped = snap_boxes(page, predicted, grid)
@@ -99,3 +110,58 @@ def test_cells_of_several_lines_or_one_long_line_are_read_in_pieces():
     assert all(a[2] < b[0] for a, b in zip(second, second[1:]))
     left, _, right, _ = draw.textbbox((200, 10), long_line, font=font)
     assert abs(second[0][0] * 900 - left) < 3 and abs(second[-1][2] * 900 - right) < 3  # together they cover the line
+
+
+def test_snapping_puts_boxes_drifted_across_back_in_their_columns():
+    # The box head also errs across, by up to a column in wide tables; the page's column ink says
+    # where each column is.  Every box is moved right by half the mean column pitch (snapping by the
+    # predicted columns alone, as before the column ink, put 50 % of the cells back).
+    cfg = EDDConfig(page_max_side=1024)
+    before, after = [], []
+    for index in range(12):
+        image, table = synth_table(index, seed=32)
+        page = prepare_page(image, cfg)[0].numpy()
+        width, height = image.size
+        grid = [place[:4] for place in logical_grid(table.structure)]
+        cells = [i for i, c in enumerate(table.cells) if c.bbox is not None and c.text.strip()]
+        truth = np.array([[v / s for v, s in zip(c.bbox, (width, height, width, height))] if c.bbox else [np.nan] * 4 for c in table.cells])
+        truth = _with_empty_cells_placed(truth, grid)
+        n_cols = max(c + cs for _, c, _, cs in grid)
+        predicted = truth.copy()
+        predicted[:, [0, 2]] += 0.5 / n_cols
+        snapped = snap_boxes(page, predicted.clip(0, 1), grid)
+        for boxes, out in ((predicted, before), (snapped.boxes, after)):
+            centre = (boxes[cells, 0] + boxes[cells, 2]) / 2
+            out.append(float(((centre >= truth[cells, 0]) & (centre <= truth[cells, 2])).mean()))
+    assert np.mean(before) < 0.2
+    assert np.mean(after) > 0.85
+
+
+def test_rows_never_take_lines_across_a_horizontal_rule():
+    # Two lines as close as the lines of one cell: without a rule the alignment may join them (one
+    # row of two lines, the next row empty); a rule between them makes them two rows.
+    from tablerec.model.snap import align_rows, gap_costs
+
+    lines = [(10, 20), (22, 32), (60, 70)]
+    anchors = [21.0, 40.0]
+    ruled = np.array([True, False])
+    rows = align_rows(lines, anchors, *gap_costs(lines, np.array([0.0, 0.0]), ruled))
+    assert rows[0] == (0, 1) and rows[1] is not None and rows[1][0] == 1
+
+
+def test_a_bold_word_is_not_a_rule_but_a_thin_line_is():
+    from PIL import ImageDraw
+
+    from tablerec.model.snap import binarize, remove_rules
+
+    image = Image.new("L", (400, 60), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 10, 300, 16), fill=0)  # a solid bar 7 px tall: as thick as bold letters
+    draw.line((20, 40, 380, 40), fill=0, width=1)  # a rule
+    for x in range(20, 380, 40):  # text-like ink so the text height is not taken from the bar
+        draw.rectangle((x, 46, x + 2, 53), fill=0)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    _, _, horizontal, _ = remove_rules(binarize(page))
+    scale = page.shape[0] / 60
+    rows = np.nonzero(horizontal)[0] / scale
+    assert len(rows) > 0 and all(abs(y - 40) <= 2 for y in rows)

@@ -5,18 +5,25 @@ The box head places a cell from the structure decoder's state over a 36 x 36 fea
 44 % of its boxes is more than half the cell's height off (``scripts/reading_oracle.py``, numbers in
 docs/model.md).  The cell reader then crops the wrong line.  The page itself says exactly where the text lines are, so:
 
-1. Binarise the page and remove rules (long horizontal and vertical ink runs).
+1. Binarise the page and remove rules: long horizontal and vertical ink runs, and thin bands of
+   pixel rows with ink across most of the table (a rule broken up by noise or blur).
 2. Find the text lines: runs of pixel rows with ink.
 3. Align the table's logical rows to the text lines, in order (dynamic programming): each row takes
    a contiguous group of lines (several for cells of several lines), a line may be left out (a title,
-   a speck) and a row may get none (an empty row), each at a cost; otherwise the cost is the distance
-   of the group's centre from where the box head put the row, plus the gaps inside the group, plus
+   a speck) and a row may get none (an empty row), each at a cost; otherwise the cost is how far
+   where the box head put the row lies outside the group, plus the gaps inside the group, plus
    how much two lines look like two rows (they cover the same columns) when grouped, or like one
-   cell when split.
-4. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
-   cell of that row whose columns it overlaps most (or is nearest to); a column's extent is the median
-   of the predicted boxes of its cells.
-5. A cell's box spans its words across and their text lines down, each line at least as tall as the
+   cell when split, plus a high price for a group with a horizontal rule inside it (rules run
+   between rows, never through one).
+4. Find the columns on the page: the runs of x that hold ink in two or more rows without a cell
+   spanning columns, given to the logical columns in order by the same alignment, anchored where
+   the box head put each column (a vertical rule never inside one).  Where the page does not
+   show a column, its extent is the median of the predicted boxes of its cells.
+5. With the columns known, align the rows again, now also judging each gap between two lines by the
+   columns the two fill (``column_gap_costs``: shares of a new row counted on synthetic tables).
+6. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
+   cell of that row whose columns it overlaps most (or is nearest to).
+7. A cell's box spans its words across and their text lines down, each line at least as tall as the
    line boxes the reader was trained on (``LINE_BOX_HEIGHT``).  A cell that gets no word (most likely
    an empty one) keeps its predicted columns and gets its rows' lines; it is still read.
 
@@ -25,15 +32,24 @@ Everything is NumPy on the page as the crop reader sees it (``prepare_page``: in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 # Costs of the row alignment, in units of the line pitch (the median distance between lines).
 SKIP_LINE_COST = 3.0  # a text line that belongs to no row
 EMPTY_ROW_COST = 8.0  # a row that gets no text line
+GAP_COST = 2.0  # per line pitch of blank between two lines put in one row
 ALIKE_COST = 1.0  # lines that look like two rows put in one, or like one row split in two
+RULE_INSIDE_COST = 6.0  # a row whose lines have a horizontal rule between them
 ANCHOR_COST_CAP = 0.5  # beyond half a line pitch the box head's row position says no more (it drifts by lines)
+COLUMN_GAP_WEIGHT = 2.0  # the second alignment: the weight of the column evidence added to the first's costs
+# The column alignment (units: the median distance between runs of column ink).  The box head errs
+# less across than down, so its column positions count for up to two pitches.
+COLUMN_ANCHOR_CAP = 2.0
+EMPTY_COLUMN_COST = 2.0  # a column with no ink of its own (all its cells empty or in spanning rows)
+COLUMN_JOIN = 1.0  # runs of column ink closer than this many text heights are one column's
+MIN_COLUMN_INK = 0.5  # narrower runs (text heights) are specks
 MAX_LINES_PER_ROW = 16
 # The reader was trained on crops of annotated boxes: a font's line box, ascent to descent, about 1.7
 # text heights tall (median over the held-out synthetic tables and the PubTabNet examples alike).  A
@@ -52,6 +68,9 @@ class Snapped:
     # Per cell, the boxes (normalised) to read it from one after another: one per text line, long
     # lines cut between words into pieces of at most MAX_PIECE_WIDTH; [] for a cell with no words.
     pieces: list[list[tuple[float, float, float, float]]]
+    # The text lines found (pixel rows [top, bottom)) and each logical row's range of them (or None).
+    lines: list[tuple[int, int]] = field(default_factory=list)
+    row_lines: list[tuple[int, int] | None] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -91,25 +110,57 @@ def _drop_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
     return mask & (np.cumsum(delta, axis=1)[:, :-1] == 0)
 
 
-def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float]:
-    """Ink without table rules, and the text height (pixels) it was judged by.
+def _thin_rule_rows(ink: np.ndarray, min_length: int, text_height: float) -> np.ndarray:
+    """Per pixel row: a horizontal rule runs along it, i.e. an ink run of ``min_length`` or more whose
+    pixels are nearly all thin down (a bold word at a small size can make a long run too, but thick).
+    """
+    col, vstart, vend = _runs(ink.T)
+    vertical = np.zeros((ink.shape[1], ink.shape[0] + 1), dtype=np.int32)  # each pixel's vertical run length
+    np.add.at(vertical, (col, vstart), vend - vstart)
+    np.add.at(vertical, (col, vend), -(vend - vstart))
+    thin = ink & (np.cumsum(vertical, axis=1)[:, :-1].T <= max(3, int(0.4 * text_height)))
+    thin_before = np.concatenate([np.zeros((ink.shape[0], 1), dtype=np.int64), np.cumsum(thin, axis=1)], axis=1)
+    line, start, end = _runs(ink)
+    long = (end - start) >= min_length
+    line, start, end = line[long], start[long], end[long]
+    thin_share = (thin_before[line, end] - thin_before[line, start]) / np.maximum(end - start, 1)
+    rows = np.zeros(ink.shape[0], dtype=bool)
+    rows[line[thin_share >= 0.7]] = True
+    return rows
+
+
+def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Ink without table rules, the text height (pixels) it was judged by, per pixel row whether a
+    horizontal rule runs along it, and per pixel column whether a vertical one runs down it.
 
     Text height: the 98th percentile of vertical ink runs, about the height of a capital or an
     ascender (character strokes far outnumber rules).  A rule is a horizontal run of five text heights
     or a vertical one of two and a half, both found on the raw ink (so a grid's rules stay long where
-    they cross), widened by a pixel to take the anti-aliased fringe of a slightly rotated rule.
+    they cross), or a thin band of pixel rows with ink across half the table's width or more, all
+    widened by a pixel to take the anti-aliased fringe of a slightly rotated rule.  The horizontal
+    rows flagged are those of thin rules only (``_thin_rule_rows``), never of bold text.
     """
     _, start, end = _runs(ink.T)
     lengths = end - start
     text_height = max(float(np.percentile(lengths, 98)) if lengths.size else 10.0, 4.0)
     rules = ~_drop_runs(ink, max(int(5 * text_height), 20)) & ink
-    rules |= (~_drop_runs(ink.T, max(int(2.5 * text_height), 10)) & ink.T).T
+    horizontal = _thin_rule_rows(ink, max(int(5 * text_height), 20), text_height)
+    vertical = (~_drop_runs(ink.T, max(int(2.5 * text_height), 10)) & ink.T).T
+    rules |= vertical
+    # A rule across the table on a noisy or blurred page breaks into runs shorter than five text
+    # heights, but its pixel rows still hold ink across most of the table, in a thin band.
+    columns = np.nonzero(ink.any(axis=0))[0]
+    extent = columns[-1] - columns[0] + 1 if columns.size else 0
+    for top, bottom in _joined_runs(ink.sum(axis=1) >= 0.5 * max(extent, 1), 1):
+        if bottom - top <= max(3, int(0.5 * text_height)):
+            rules[top:bottom] |= ink[top:bottom]
+            horizontal[top:bottom] = True
     grown = rules.copy()
     grown[1:] |= rules[:-1]
     grown[:-1] |= rules[1:]
     grown[:, 1:] |= rules[:, :-1]
     grown[:, :-1] |= rules[:, 1:]
-    return ink & ~grown, text_height
+    return ink & ~grown, text_height, horizontal, vertical.any(axis=0)
 
 
 def _joined_runs(flags: np.ndarray, gap_below: float) -> list[tuple[int, int]]:
@@ -132,22 +183,50 @@ def text_lines(clean: np.ndarray, text_height: float) -> list[tuple[int, int]]:
     return [(t, b) for t, b in merged if b - t >= speck or profile[t:b].sum() >= 2 * text_height]
 
 
-def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike: np.ndarray | None = None) -> list[tuple[int, int] | None]:
+def gap_costs(lines: list[tuple[int, int]], alike: np.ndarray | None = None, ruled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """What it costs to keep lines m and m + 1 in one row (``join[m]``) or to start a row between
+    them (``split[m]``), judged from the page alone: lines of one cell sit closer than rows do, and
+    ``alike[m]`` (0..1) says how much the two lines cover the same columns (high between two rows,
+    low between the lines of one cell of several lines); ``ruled[m]``: a horizontal rule runs
+    between them."""
+    n_gaps = max(len(lines) - 1, 0)
+    alike = np.full(n_gaps, 0.5) if alike is None else np.asarray(alike, dtype=np.float64)
+    ruled = np.zeros(n_gaps, dtype=bool) if ruled is None else np.asarray(ruled, dtype=bool)
+    if n_gaps == 0:
+        return np.zeros(0), np.zeros(0)
+    gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_gaps)], dtype=np.float64)
+    return GAP_COST * gaps / _pitch(lines) + ALIKE_COST * alike + RULE_INSIDE_COST * ruled, ALIKE_COST * (1 - alike)
+
+
+def _pitch(lines: list[tuple[int, int]]) -> float:
+    """The median distance between consecutive text lines (pixels): the unit of the alignment's costs."""
+    centres = np.array([(t + b) / 2 for t, b in lines], dtype=np.float64)
+    pitch = float(np.median(np.diff(centres))) if len(lines) > 1 else float(lines[0][1] - lines[0][0])
+    return max(pitch, 1.0)
+
+
+def align_rows(
+    lines: list[tuple[int, int]],
+    anchors: list[float | None],
+    join: np.ndarray | None = None,
+    split: np.ndarray | None = None,
+    anchor_cap: float = ANCHOR_COST_CAP,
+    empty_cost: float = EMPTY_ROW_COST,
+) -> list[tuple[int, int] | None]:
     """Give each logical row a contiguous group of lines (or none), in order, closest to its anchor
-    (the predicted centre of the row, pixels; None: no evidence).  ``alike[m]`` (0..1): how much lines
-    m and m + 1 cover the same columns - high between two rows of a table, low between the lines of
-    one cell of several lines.  Returns each row's lines as an index range ``[first, end)``."""
+    (the predicted centre of the row, pixels; None: no evidence), a group of lines paying ``join``
+    for each gap inside it and ``split`` for the gap before it (``gap_costs``; by default those of
+    lines alone), ``empty_cost`` for a row that gets none.  Also aligns columns to runs of column
+    ink (``column_extents``).  Returns each row's lines as an index range ``[first, end)``."""
     n_rows, n_lines = len(anchors), len(lines)
-    alike = np.full(max(n_lines - 1, 0), 0.5) if alike is None else alike
     if n_lines == 0:
         return [None] * n_rows
-    centres = np.array([(t + b) / 2 for t, b in lines], dtype=np.float64)
-    pitch = float(np.median(np.diff(centres))) if n_lines > 1 else float(lines[0][1] - lines[0][0])
-    pitch = max(pitch, 1.0)
+    if join is None or split is None:
+        join, split = gap_costs(lines)
+    pitch = _pitch(lines)
     # inside[j] - inside[k]: what the gaps between lines k..j cost inside one row (a prefix sum).
-    gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_lines - 1)], dtype=np.float64)
-    inside = np.concatenate([[0.0], np.cumsum(2 * gaps / pitch + ALIKE_COST * alike)]).tolist()
-    boundary = [ALIKE_COST * (1 - a) for a in np.asarray(alike).tolist()]
+    inside = np.concatenate([[0.0], np.cumsum(join)]).tolist()
+    boundary = np.asarray(split, dtype=np.float64).tolist()
     inf = float("inf")
     # cost[r][k]: the best cost of rows < r on lines < k; back[r][k] the state it came from.
     cost = [[inf] * (n_lines + 1) for _ in range(n_rows + 1)]
@@ -162,8 +241,8 @@ def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike:
                 cost[r][k + 1], back[r][k + 1] = here + SKIP_LINE_COST, (r, k)
             if r == n_rows:
                 continue
-            if here + EMPTY_ROW_COST < cost[r + 1][k]:
-                cost[r + 1][k], back[r + 1][k] = here + EMPTY_ROW_COST, (r, k)
+            if here + empty_cost < cost[r + 1][k]:
+                cost[r + 1][k], back[r + 1][k] = here + empty_cost, (r, k)
             anchor = anchors[r]
             start_cost = here + (boundary[k - 1] if 0 < k < n_lines else 0.0)  # a row that starts on a line much like the one before
             for j in range(k + 1, min(n_lines, k + MAX_LINES_PER_ROW) + 1):
@@ -171,7 +250,10 @@ def align_rows(lines: list[tuple[int, int]], anchors: list[float | None], alike:
                 # pays for the gaps inside it.
                 step = start_cost + inside[j - 1] - inside[k]
                 if anchor is not None:
-                    step += min(abs((lines[k][0] + lines[j - 1][1]) / 2 - anchor) / pitch, ANCHOR_COST_CAP)
+                    # How far the anchor lies outside the group's lines: a row's cells may sit at the
+                    # top, middle or bottom of it, so any point of it is as good as its centre.
+                    outside = max(lines[k][0] - anchor, anchor - lines[j - 1][1], 0.0)
+                    step += min(outside / pitch, anchor_cap)
                 if step < cost[r + 1][j]:
                     cost[r + 1][j], back[r + 1][j] = step, (r, k)
     rows: list[tuple[int, int] | None] = [None] * n_rows
@@ -221,6 +303,111 @@ def _line_box(top: int, bottom: int, text_height: float, page_height: int) -> tu
     return max(0.0, top - pad), min(float(page_height), bottom + pad)
 
 
+def _in_order(anchors: np.ndarray) -> list[float | None]:
+    """The anchors (NaN: none) that run left to right: the longest increasing run of them is kept,
+    the rest dropped (a column of empty cells gets boxes from nowhere in particular)."""
+    known = [i for i, a in enumerate(anchors.tolist()) if not np.isnan(a)]
+    best: list[list[int]] = []  # best[k]: the longest increasing chain ending at known[k]
+    for k, i in enumerate(known):
+        chains = [best[j] for j in range(k) if anchors[known[j]] < anchors[i]]
+        best.append(max(chains, key=len, default=[]) + [i])
+    keep = set(max(best, key=len, default=[]))
+    return [float(a) if i in keep else None for i, a in enumerate(anchors.tolist())]
+
+
+def column_extents(
+    grid: list[tuple[int, int, int, int]],
+    row_lines: list[tuple[int, int] | None],
+    line_words: list[list[tuple[int, int]]],
+    anchors: np.ndarray,
+    vertical_rule: np.ndarray,
+    text_height: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's extent ``[left, right)`` in pixels (NaN where the page does not say) from the
+    words of the rows that have no cell spanning columns: in those rows no text crosses a gutter, so
+    the runs of x they cover are the columns' ink, or parts of it.  The runs are given to the columns
+    in order as text lines are given to rows (``align_rows``), each column anchored at the centre the
+    box head gives it (``anchors``, pixels, NaN: none), a vertical rule never inside a column."""
+    n_cols = len(anchors)
+    left, right = np.full(n_cols, np.nan), np.full(n_cols, np.nan)
+    n_rows = len(row_lines)
+    spanned = np.zeros(n_rows, dtype=bool)
+    for r, _, rs, cs in grid:
+        if cs > 1:
+            spanned[r: r + rs] = True
+    covered = np.zeros(len(vertical_rule), dtype=np.int32)  # how many rows have ink at each x
+    n_used = 0
+    for row, found in enumerate(row_lines):
+        if found is None or spanned[row]:
+            continue
+        ink = np.zeros(len(vertical_rule), dtype=bool)
+        for m in range(*found):
+            for x0, x1 in line_words[m]:
+                ink[x0:x1] = True
+        covered += ink
+        n_used += 1
+    # A cell that spans columns the structure missed crosses gutters: x covered by one row alone is
+    # not taken for a column's ink (unless the table has too few rows to tell).
+    runs = [(x0, x1) for x0, x1 in _joined_runs(covered >= (2 if n_used >= 3 else 1), COLUMN_JOIN * text_height) if x1 - x0 >= MIN_COLUMN_INK * text_height]
+    if not runs:
+        return left, right
+    ruled = np.array([vertical_rule[runs[m][1]: runs[m + 1][0]].any() for m in range(len(runs) - 1)], dtype=bool)
+    columns = align_rows(runs, _in_order(anchors), *gap_costs(runs, None, ruled), COLUMN_ANCHOR_CAP, EMPTY_COLUMN_COST)
+    for col, group in enumerate(columns):
+        if group is not None:
+            left[col], right[col] = runs[group[0]][0], runs[group[1] - 1][1]
+    return left, right
+
+
+def column_gap_costs(
+    lines: list[tuple[int, int]],
+    line_words: list[list[tuple[int, int]]],
+    left: np.ndarray,
+    right: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``gap_costs`` judged by the columns each line has words in, or None if the page gives no
+    measure.  The shares of a new row below were counted on 98 synthetic tables (``tablerec synth
+    -n 100 --seed 555``, default distribution; not the model card's held-out seed 777) with their
+    true columns.  Two consecutive lines that both fill two or more columns, mostly the same ones
+    (intersection over union at least 0.6), are two rows: 782 of 791 times; so are lines whose
+    columns cross or are disjoint (68 of 68).  Where one line's columns are a subset of the other's
+    (or both fill the same single column) the gap decides, measured in the table's row gap (the
+    median gap between lines of the first kind): under 0.5 of it the two lines are one row (167 of
+    167 times), 0.5-0.8: one row 129 of 141 times; 0.8 or more: two rows if one line's columns are a
+    strict subset of the other's (280 of 296), else one (18 of 25).  Costs are -log of those shares,
+    kept within 0.02..0.98."""
+    n_gaps = len(lines) - 1
+    known = ~(np.isnan(left) | np.isnan(right))
+    if n_gaps < 1 or not known.any():
+        return None
+
+    def columns_of(found: list[tuple[int, int]]) -> frozenset[int]:
+        return frozenset(c for c in np.nonzero(known)[0].tolist() for x0, x1 in found if min(x1, right[c]) - max(x0, left[c]) > 0)
+
+    filled = [columns_of(found) for found in line_words]
+    gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_gaps)], dtype=np.float64)
+
+    def two_rows(a: frozenset[int], b: frozenset[int]) -> bool:
+        return len(a) >= 2 and len(b) >= 2 and len(a & b) >= 0.6 * len(a | b)
+
+    row_gaps = [gaps[m] for m in range(n_gaps) if two_rows(filled[m], filled[m + 1])]
+    if not row_gaps:
+        return None
+    row_gap = max(float(np.median(row_gaps)), 1.0)
+    p_new = np.empty(n_gaps)
+    for m in range(n_gaps):
+        a, b = filled[m], filled[m + 1]
+        if two_rows(a, b) or not (a <= b or b <= a):
+            p_new[m] = 0.98
+        elif gaps[m] < 0.5 * row_gap:
+            p_new[m] = 0.02
+        elif gaps[m] < 0.8 * row_gap:
+            p_new[m] = 0.09
+        else:
+            p_new[m] = 0.28 if a == b else 0.95
+    return -np.log(1 - p_new) * COLUMN_GAP_WEIGHT, -np.log(p_new) * COLUMN_GAP_WEIGHT
+
+
 def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, int, int]]) -> Snapped:
     """Snap ``boxes`` (C, 4, normalised) of cells at logical ``grid`` places (row, col, rowspan, colspan)
     to the ink of ``page`` (H, W uint8 ink, as ``prepare_page``)."""
@@ -230,7 +417,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     out = Snapped(boxes.copy(), [[] for _ in range(n)])
     if n == 0:
         return out
-    clean, text_height = remove_rules(binarize(page))
+    clean, text_height, horizontal_rule, vertical_rule = remove_rules(binarize(page))
     lines = text_lines(clean, text_height)
     if not lines:
         return out
@@ -242,11 +429,13 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         anchors.append(float(np.median(centres)) if centres else None)
     line_words = [words(clean, top, bottom, text_height) for top, bottom in lines]
     alike = _line_likeness(line_words, width, text_height)
-    row_lines = align_rows(lines, anchors, alike)
+    ruled = np.array([horizontal_rule[lines[m][1]: lines[m + 1][0]].any() for m in range(len(lines) - 1)], dtype=bool)
+    first_costs = gap_costs(lines, alike, ruled)
+    row_lines = align_rows(lines, anchors, *first_costs)
     line_boxes = [_line_box(top, bottom, text_height, height) for top, bottom in lines]
 
-    # Across, the box head errs cell by cell: each cell's columns are taken as the median of the
-    # predicted boxes of all the cells of the same columns.
+    # Across, the box head errs cell by cell: each column's extent is first the median of the
+    # predicted boxes of its cells, then, where the page shows it, the ink of the column itself.
     reach = pixel[:, [0, 2]].copy()
     n_cols = max(c + cs for _, c, _, cs in grid)
     left, right = np.full(n_cols, np.nan), np.full(n_cols, np.nan)
@@ -254,10 +443,19 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         own = [i for i, (_, c, _, cs) in enumerate(grid) if c == col and cs == 1]
         if own:
             left[col], right[col] = np.median(pixel[own, 0]), np.median(pixel[own, 2])
+    ink_left, ink_right = column_extents(grid, row_lines, line_words, (left + right) / 2, vertical_rule, text_height)
+    found = ~np.isnan(ink_left)
+    left[found], right[found] = ink_left[found], ink_right[found]
+    # With the columns known, the lines can be judged by which columns they fill: align again.
+    column_costs = column_gap_costs(lines, line_words, left, right)
+    if column_costs is not None:
+        join, split = first_costs[0] + column_costs[0], first_costs[1] + column_costs[1]
+        row_lines = align_rows(lines, anchors, join, split)
     for i, (_, c, _, cs) in enumerate(grid):
         if not np.isnan(left[c]) and not np.isnan(right[c + cs - 1]) and left[c] < right[c + cs - 1]:
             reach[i] = left[c], right[c + cs - 1]
 
+    out.lines, out.row_lines = lines, row_lines
     # Words of each row, each given to the cell of that row (spanning ones included) it overlaps most.
     cell_words: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n)]
     for row, found in enumerate(row_lines):
