@@ -444,8 +444,8 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if own:
             left[col], right[col] = np.median(pixel[own, 0]), np.median(pixel[own, 2])
     ink_left, ink_right = column_extents(grid, row_lines, line_words, (left + right) / 2, vertical_rule, text_height)
-    found = ~np.isnan(ink_left)
-    left[found], right[found] = ink_left[found], ink_right[found]
+    on_page = ~np.isnan(ink_left)
+    left[on_page], right[on_page] = ink_left[on_page], ink_right[on_page]
     # With the columns known, the lines can be judged by which columns they fill: align again.
     column_costs = column_gap_costs(lines, line_words, left, right)
     if column_costs is not None:
