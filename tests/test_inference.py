@@ -59,6 +59,21 @@ def test_predictor_greedy_and_beam(tiny_checkpoint, pubtabnet_examples):
     Table.from_html(predictor.recognize(path, beam=2).to_html())
 
 
+def test_cell_beam_changes_only_the_cell_text(pubtabnet_examples):
+    # The structure decoder stays greedy; the cell decoder searches.  Beam 1 for the cells is greedy.
+    image = first_example(pubtabnet_examples)
+    greedy = Predictor().recognize(image)
+    assert Predictor(cell_beam=1).recognize(image).to_html() == greedy.to_html()
+    searched = Predictor(cell_beam=3).recognize(image)
+    assert searched.structure == greedy.structure
+    assert [c.bbox for c in searched.cells] == [c.bbox for c in greedy.cells]
+
+
+def test_predict_cli_refuses_a_cell_beam_below_one(tiny_checkpoint, pubtabnet_examples):
+    result = run_cli("predict", str(first_example(pubtabnet_examples)), "--model", str(tiny_checkpoint), "--cell-beam", "0")
+    assert result.returncode != 0 and "--cell-beam" in result.stderr
+
+
 def test_load_image_refuses_broken_inputs(tmp_path):
     from PIL import Image
 

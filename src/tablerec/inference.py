@@ -65,12 +65,14 @@ class Predictor:
 
     ``checkpoint``: a training checkpoint (``RUN_DIR/last.pt``) or an exported
     one; ``None`` is the model shipped in ``tablerec/weights``.  ``device``:
-    ``None`` picks CUDA, then MPS, then CPU.  ``beam``: 1 is greedy decoding.  ``snap``: move predicted
-    cell boxes onto the text of the page before reading them (``tablerec.model.snap``).
+    ``None`` picks CUDA, then MPS, then CPU.  ``beam``: 1 is greedy decoding.  ``cell_beam``: the beam
+    of the cell decoder alone (default: ``beam``).  ``snap``: move predicted cell boxes onto the text of
+    the page before reading them (``tablerec.model.snap``).
     """
 
     def __init__(
-        self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1, snap: bool = True
+        self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1, snap: bool = True,
+        cell_beam: int | None = None,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
         if not path.is_file():
@@ -82,6 +84,7 @@ class Predictor:
         self.checkpoint = path
         self.model: EDD = load_model(path, self.device)
         self.beam = max(1, int(beam))
+        self.cell_beam = None if cell_beam is None else max(1, int(cell_beam))
         self.snap = snap
 
     @torch.inference_mode()
@@ -89,7 +92,7 @@ class Predictor:
         """The table in an image (a path or a PIL image): structure, cell text and cell boxes in image pixels."""
         image = load_image(image_or_path)
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
-        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap)
+        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=self.cell_beam)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

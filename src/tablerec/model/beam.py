@@ -30,10 +30,13 @@ class Decoded:
 
 
 @torch.no_grad()
-def decode_image(model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True) -> Decoded:
-    """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes."""
+def decode_image(
+    model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True, cell_beam: int | None = None,
+) -> Decoded:
+    """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
+    (``cell_beam``: the cell decoder's beam, by default ``beam``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
-    return decode(model, prepare_image(image, model.config).to(device), beam=beam, page=page, snap=snap)
+    return decode(model, prepare_image(image, model.config).to(device), beam=beam, cell_beam=cell_beam, page=page, snap=snap)
 
 
 @torch.no_grad()
