@@ -95,7 +95,9 @@ def test_recognize_an_example(server):
             x0, y0, x1, y1 = cell["bbox"]
             assert 0 <= x0 <= x1 <= result["width"] and 0 <= y0 <= y1 <= result["height"]
     status, _, body = request(server, "POST", "/api/recognize?beam=2", data, {"Content-Type": "application/octet-stream"})
-    assert status == 200 and json.loads(body)["beam"] == 2
+    assert status == 200 and json.loads(body)["beam"] == 2 and json.loads(body)["cell_beam"] == 2
+    status, _, body = request(server, "POST", "/api/recognize?cell_beam=2", data, {"Content-Type": "application/octet-stream"})
+    assert status == 200 and (json.loads(body)["beam"], json.loads(body)["cell_beam"]) == (1, 2)
 
 
 @pytest.mark.parametrize(
@@ -120,6 +122,8 @@ def test_bad_beam_and_wrong_routes(server):
     png = (EXAMPLES / example_names()[0]).read_bytes()
     status, _, raw = request(server, "POST", "/api/recognize?beam=zero", png)
     assert status == 400 and "beam" in json.loads(raw)["error"]
+    status, _, raw = request(server, "POST", "/api/recognize?cell_beam=0", png)
+    assert status == 400 and "cell_beam" in json.loads(raw)["error"]
     assert request(server, "POST", "/api/nothing", png)[0] == 404
     assert request(server, "GET", "/api/recognize")[0] == 405
 

@@ -88,11 +88,12 @@ class Predictor:
         self.snap = snap
 
     @torch.inference_mode()
-    def recognize(self, image_or_path: Any, beam: int | None = None) -> Table:
-        """The table in an image (a path or a PIL image): structure, cell text and cell boxes in image pixels."""
+    def recognize(self, image_or_path: Any, beam: int | None = None, cell_beam: int | None = None) -> Table:
+        """The table in an image (a path or a PIL image): structure, cell text and cell boxes in image
+        pixels.  ``beam``, ``cell_beam``: for this image instead of the predictor's."""
         image = load_image(image_or_path)
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
-        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=self.cell_beam)
+        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=cell_beam or self.cell_beam)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

@@ -7,9 +7,10 @@ Endpoints::
     GET  /api/info            {model, device, beam, max_bytes, max_pixels}
     GET  /api/examples        [{name, url, width, height}] of the bundled example images
     GET  /examples/<name>     one example image
-    POST /api/recognize       body: the image bytes (any Content-Type but multipart); ?beam=K
+    POST /api/recognize       body: the image bytes (any Content-Type but multipart); ?beam=K,
+                              &cell_beam=K (the cell text's beam alone; default: beam)
                               -> {html, cells: [{row, col, rowspan, colspan, header, text, html, bbox}],
-                                  structure, n_rows, n_cols, width, height, beam, seconds}
+                                  structure, n_rows, n_cols, width, height, beam, cell_beam, seconds}
 
 Bad input is answered with HTTP 400 and ``{"error": "one line"}``; an unexpected
 failure with 500 and the same shape (the traceback goes to the server's stderr,
@@ -170,15 +171,16 @@ class WebApp:
     def example_path(self, name: str) -> Path | None:
         return next((p for p in self._example_paths() if p.name == name), None)  # only listed names: no traversal
 
-    def recognize(self, data: bytes, beam: int | None) -> dict[str, Any]:
+    def recognize(self, data: bytes, beam: int | None, cell_beam: int | None = None) -> dict[str, Any]:
         image = decode_image(data)
         predictor = self.predictor()
         with self.model_lock:
             start = time.perf_counter()
-            table = predictor.recognize(image, beam=beam)
+            table = predictor.recognize(image, beam=beam, cell_beam=cell_beam)
             seconds = time.perf_counter() - start
         result = table_to_json(table, image.size)
         result["beam"] = beam or predictor.beam
+        result["cell_beam"] = cell_beam or predictor.cell_beam or result["beam"]
         result["seconds"] = round(seconds, 3)
         return result
 
@@ -300,28 +302,29 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.send_error_json(404, f"no such endpoint: POST {url.path}")
             return
-        beam = self._beam(parse_qs(url.query))
+        query = parse_qs(url.query)
+        beam, cell_beam = self._beam(query, "beam"), self._beam(query, "cell_beam")
         data = self._read_body()
         from ..inference import ImageError
 
         try:
-            result = self.app.recognize(data, beam)
+            result = self.app.recognize(data, beam, cell_beam)
         except ImageError as exc:
             raise BadRequest(str(exc)) from None
         self.send_json(200, result)
 
-    def _beam(self, query: dict[str, list[str]]) -> int | None:
-        if "beam" not in query:
+    def _beam(self, query: dict[str, list[str]], name: str) -> int | None:
+        if name not in query:
             return None
-        text = query["beam"][-1]
+        text = query[name][-1]
         try:
             beam = int(text)
         except ValueError:
             self.close_connection = True  # the body is not read
-            raise BadRequest(f"beam must be an integer from 1 to {MAX_BEAM}, not {text!r}") from None
+            raise BadRequest(f"{name} must be an integer from 1 to {MAX_BEAM}, not {text!r}") from None
         if not 1 <= beam <= MAX_BEAM:
             self.close_connection = True
-            raise BadRequest(f"beam must be an integer from 1 to {MAX_BEAM}, not {beam}")
+            raise BadRequest(f"{name} must be an integer from 1 to {MAX_BEAM}, not {beam}")
         return beam
 
     def _read_body(self) -> bytes:
