@@ -22,6 +22,18 @@ def _drifted(boxes: np.ndarray, line: float, height: int) -> np.ndarray:
     return out.clip(0, 1)
 
 
+def _synth_case(index: int, seed: int):
+    """A synthetic table's page (as the reader sees it), image height, the table, its grid places, the
+    cells with text, and every cell's true normalised box (``_with_empty_cells_placed``)."""
+    image, table = synth_table(index, seed=seed)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    width, height = image.size
+    grid = [place[:4] for place in logical_grid(table.structure)]
+    cells = [i for i, c in enumerate(table.cells) if c.bbox is not None and c.text.strip()]
+    truth = np.array([[v / s for v, s in zip(c.bbox, (width, height, width, height))] if c.bbox else [np.nan] * 4 for c in table.cells])
+    return page, height, table, grid, cells, _with_empty_cells_placed(truth, grid)
+
+
 def _with_empty_cells_placed(truth: np.ndarray, grid: list[tuple[int, int, int, int]]) -> np.ndarray:
     """The box head gives empty cells (NaN rows of ``truth``) a box too: on their row, in their
     column (the median across of the column's other cells)."""
@@ -42,16 +54,9 @@ def _share_on_their_line(boxes: np.ndarray, truth: np.ndarray, line: float, heig
 
 
 def test_snapping_puts_drifted_boxes_back_on_their_text_lines():
-    cfg = EDDConfig(page_max_side=1024)
     before, after = [], []
     for index in range(12):
-        image, table = synth_table(index, seed=31)
-        page = prepare_page(image, cfg)[0].numpy()
-        width, height = image.size
-        cells = [i for i, c in enumerate(table.cells) if c.bbox is not None and c.text.strip()]
-        grid = [place[:4] for place in logical_grid(table.structure)]
-        truth = np.array([[v / s for v, s in zip(c.bbox, (width, height, width, height))] if c.bbox else [np.nan] * 4 for c in table.cells])
-        truth = _with_empty_cells_placed(truth, grid)
+        page, height, table, grid, cells, truth = _synth_case(index, seed=31)
         line = float(np.median([table.cells[i].bbox[3] - table.cells[i].bbox[1] for i in cells]))
         predicted = _drifted(truth, line, height)
         snapped = snap_boxes(page, predicted, grid)
@@ -116,16 +121,9 @@ def test_snapping_puts_boxes_drifted_across_back_in_their_columns():
     # The box head also errs across, by up to a column in wide tables; the page's column ink says
     # where each column is.  Every box is moved right by half the mean column pitch (snapping by the
     # predicted columns alone, as before the column ink, put 50 % of the cells back).
-    cfg = EDDConfig(page_max_side=1024)
     before, after = [], []
     for index in range(12):
-        image, table = synth_table(index, seed=32)
-        page = prepare_page(image, cfg)[0].numpy()
-        width, height = image.size
-        grid = [place[:4] for place in logical_grid(table.structure)]
-        cells = [i for i, c in enumerate(table.cells) if c.bbox is not None and c.text.strip()]
-        truth = np.array([[v / s for v, s in zip(c.bbox, (width, height, width, height))] if c.bbox else [np.nan] * 4 for c in table.cells])
-        truth = _with_empty_cells_placed(truth, grid)
+        page, _, _, grid, cells, truth = _synth_case(index, seed=32)
         n_cols = max(c + cs for _, c, _, cs in grid)
         predicted = truth.copy()
         predicted[:, [0, 2]] += 0.5 / n_cols

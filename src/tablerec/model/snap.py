@@ -32,7 +32,7 @@ Everything is NumPy on the page as the crop reader sees it (``prepare_page``: in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,9 +68,6 @@ class Snapped:
     # Per cell, the boxes (normalised) to read it from one after another: one per text line, long
     # lines cut between words into pieces of at most MAX_PIECE_WIDTH; [] for a cell with no words.
     pieces: list[list[tuple[float, float, float, float]]]
-    # The text lines found (pixel rows [top, bottom)) and each logical row's range of them (or None).
-    lines: list[tuple[int, int]] = field(default_factory=list)
-    row_lines: list[tuple[int, int] | None] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -143,8 +140,9 @@ def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.nda
     _, start, end = _runs(ink.T)
     lengths = end - start
     text_height = max(float(np.percentile(lengths, 98)) if lengths.size else 10.0, 4.0)
-    rules = ~_drop_runs(ink, max(int(5 * text_height), 20)) & ink
-    horizontal = _thin_rule_rows(ink, max(int(5 * text_height), 20), text_height)
+    rule_length = max(int(5 * text_height), 20)
+    rules = ~_drop_runs(ink, rule_length) & ink
+    horizontal = _thin_rule_rows(ink, rule_length, text_height)
     vertical = (~_drop_runs(ink.T, max(int(2.5 * text_height), 10)) & ink.T).T
     rules |= vertical
     # A rule across the table on a noisy or blurred page breaks into runs shorter than five text
@@ -183,6 +181,16 @@ def text_lines(clean: np.ndarray, text_height: float) -> list[tuple[int, int]]:
     return [(t, b) for t, b in merged if b - t >= speck or profile[t:b].sum() >= 2 * text_height]
 
 
+def _gaps(spans: list[tuple[int, int]]) -> np.ndarray:
+    """The blank between consecutive spans ``[start, end)`` (text lines, or runs of column ink)."""
+    return np.array([spans[m + 1][0] - spans[m][1] for m in range(len(spans) - 1)], dtype=np.float64)
+
+
+def _ruled(spans: list[tuple[int, int]], rule: np.ndarray) -> np.ndarray:
+    """Per gap between consecutive spans: a rule (``rule``, per pixel) runs in it."""
+    return np.array([rule[spans[m][1]: spans[m + 1][0]].any() for m in range(len(spans) - 1)], dtype=bool)
+
+
 def gap_costs(lines: list[tuple[int, int]], alike: np.ndarray | None = None, ruled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What it costs to keep lines m and m + 1 in one row (``join[m]``) or to start a row between
     them (``split[m]``), judged from the page alone: lines of one cell sit closer than rows do, and
@@ -194,8 +202,7 @@ def gap_costs(lines: list[tuple[int, int]], alike: np.ndarray | None = None, rul
     ruled = np.zeros(n_gaps, dtype=bool) if ruled is None else np.asarray(ruled, dtype=bool)
     if n_gaps == 0:
         return np.zeros(0), np.zeros(0)
-    gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_gaps)], dtype=np.float64)
-    return GAP_COST * gaps / _pitch(lines) + ALIKE_COST * alike + RULE_INSIDE_COST * ruled, ALIKE_COST * (1 - alike)
+    return GAP_COST * _gaps(lines) / _pitch(lines) + ALIKE_COST * alike + RULE_INSIDE_COST * ruled, ALIKE_COST * (1 - alike)
 
 
 def _pitch(lines: list[tuple[int, int]]) -> float:
@@ -351,8 +358,7 @@ def column_extents(
     runs = [(x0, x1) for x0, x1 in _joined_runs(covered >= (2 if n_used >= 3 else 1), COLUMN_JOIN * text_height) if x1 - x0 >= MIN_COLUMN_INK * text_height]
     if not runs:
         return left, right
-    ruled = np.array([vertical_rule[runs[m][1]: runs[m + 1][0]].any() for m in range(len(runs) - 1)], dtype=bool)
-    columns = align_rows(runs, _in_order(anchors), *gap_costs(runs, None, ruled), COLUMN_ANCHOR_CAP, EMPTY_COLUMN_COST)
+    columns = align_rows(runs, _in_order(anchors), *gap_costs(runs, None, _ruled(runs, vertical_rule)), COLUMN_ANCHOR_CAP, EMPTY_COLUMN_COST)
     for col, group in enumerate(columns):
         if group is not None:
             left[col], right[col] = runs[group[0]][0], runs[group[1] - 1][1]
@@ -385,7 +391,7 @@ def column_gap_costs(
         return frozenset(c for c in np.nonzero(known)[0].tolist() for x0, x1 in found if min(x1, right[c]) - max(x0, left[c]) > 0)
 
     filled = [columns_of(found) for found in line_words]
-    gaps = np.array([lines[m + 1][0] - lines[m][1] for m in range(n_gaps)], dtype=np.float64)
+    gaps = _gaps(lines)
 
     def two_rows(a: frozenset[int], b: frozenset[int]) -> bool:
         return len(a) >= 2 and len(b) >= 2 and len(a & b) >= 0.6 * len(a | b)
@@ -429,8 +435,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         anchors.append(float(np.median(centres)) if centres else None)
     line_words = [words(clean, top, bottom, text_height) for top, bottom in lines]
     alike = _line_likeness(line_words, width, text_height)
-    ruled = np.array([horizontal_rule[lines[m][1]: lines[m + 1][0]].any() for m in range(len(lines) - 1)], dtype=bool)
-    first_costs = gap_costs(lines, alike, ruled)
+    first_costs = gap_costs(lines, alike, _ruled(lines, horizontal_rule))
     row_lines = align_rows(lines, anchors, *first_costs)
     line_boxes = [_line_box(top, bottom, text_height, height) for top, bottom in lines]
 
@@ -455,7 +460,6 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if not np.isnan(left[c]) and not np.isnan(right[c + cs - 1]) and left[c] < right[c + cs - 1]:
             reach[i] = left[c], right[c + cs - 1]
 
-    out.lines, out.row_lines = lines, row_lines
     # Words of each row, each given to the cell of that row (spanning ones included) it overlaps most.
     cell_words: list[list[tuple[int, int, int, int]]] = [[] for _ in range(n)]
     for row, found in enumerate(row_lines):
