@@ -295,6 +295,10 @@ def test_crop_reader_trains_and_its_layout_equals_incremental_decoding():
 
     decoded = decode_image(model, Image.new("L", (90, 40), 255), beam=2)
     Table.from_html(decoded_to_table(decoded, (90, 40)).to_html())
+    for beam in (1, 2):  # joint CTC/attention decoding of the cell text (the model has a CTC head)
+        joint = decode_image(model, Image.new("L", (90, 40), 255), beam=beam, ctc_weight=0.4)
+        assert joint.structure == decode_image(model, Image.new("L", (90, 40), 255), beam=beam).structure
+        Table.from_html(decoded_to_table(joint, (90, 40)).to_html())
 
 
 def test_growing_the_reader_keeps_what_the_model_computes():

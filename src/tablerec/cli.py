@@ -247,6 +247,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
     p.add_argument("--cell-beam", type=int, default=None, metavar="K", help="beam size of the cell text decoder alone (default: --beam)")
+    p.add_argument("--ctc-weight", type=float, default=None, metavar="W",
+                   help="share of the crop's CTC reading in the cell text, 0 to <1 (0: the attention decoder alone; default: the tuned "
+                        "value, docs/model.md)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     p.add_argument("--no-snap", action="store_true", help="read cells at the boxes the model predicts, not snapped to the page's text")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -265,8 +268,11 @@ def cmd_predict(args) -> int:
         fail("no images found in " + " ".join(args.inputs))
     if args.beam < 1 or (args.cell_beam is not None and args.cell_beam < 1):
         fail("--beam and --cell-beam must be >= 1")
+    if args.ctc_weight is not None and not 0.0 <= args.ctc_weight < 1.0:
+        fail("--ctc-weight must be in [0, 1)")
     try:
-        predictor = Predictor(args.model, device=args.device, beam=args.beam, snap=not args.no_snap, cell_beam=args.cell_beam)
+        predictor = Predictor(args.model, device=args.device, beam=args.beam, snap=not args.no_snap, cell_beam=args.cell_beam,
+                              **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
     except Exception as exc:  # a missing, truncated or foreign checkpoint: one line, no traceback
         fail(f"cannot load model {args.model or '(shipped default)'}: {exc}")
     out = open(args.out, "w", encoding="utf-8") if args.out else None

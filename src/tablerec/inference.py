@@ -24,6 +24,9 @@ from .table import Table
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "edd_default.pt"
 MAX_PIXELS = 40_000_000  # a larger "table image" is refused rather than decoded (decompression bombs)
+# The CTC reading's share in joint decoding of the cell text (``tablerec.model.ctc``), chosen on synthetic
+# tables of seed 555 (docs/model.md); 0 is the attention decoder alone.
+DEFAULT_CTC_WEIGHT = 0.4
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 
 
@@ -67,12 +70,13 @@ class Predictor:
     one; ``None`` is the model shipped in ``tablerec/weights``.  ``device``:
     ``None`` picks CUDA, then MPS, then CPU.  ``beam``: 1 is greedy decoding.  ``cell_beam``: the beam
     of the cell decoder alone (default: ``beam``).  ``snap``: move predicted cell boxes onto the text of
-    the page before reading them (``tablerec.model.snap``).
+    the page before reading them (``tablerec.model.snap``).  ``ctc_weight``: the share of the crop's CTC
+    reading in the cell text (joint decoding, ``tablerec.model.ctc``; models without a CTC head ignore it).
     """
 
     def __init__(
         self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1, snap: bool = True,
-        cell_beam: int | None = None,
+        cell_beam: int | None = None, ctc_weight: float = DEFAULT_CTC_WEIGHT,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
         if not path.is_file():
@@ -86,6 +90,9 @@ class Predictor:
         self.beam = max(1, int(beam))
         self.cell_beam = None if cell_beam is None else max(1, int(cell_beam))
         self.snap = snap
+        if not 0.0 <= ctc_weight < 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1): {ctc_weight}")
+        self.ctc_weight = float(ctc_weight)
 
     @torch.inference_mode()
     def recognize(self, image_or_path: Any, beam: int | None = None, cell_beam: int | None = None) -> Table:
@@ -93,7 +100,8 @@ class Predictor:
         pixels.  ``beam``, ``cell_beam``: for this image instead of the predictor's."""
         image = load_image(image_or_path)
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
-        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=cell_beam or self.cell_beam)
+        decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=cell_beam or self.cell_beam,
+                               ctc_weight=self.ctc_weight)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

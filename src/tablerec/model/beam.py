@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 
 from ..table import INLINE_TAG_TOKENS, logical_grid
+from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .snap import snap_boxes
 from .vocab import expand_structure, opens_cell
@@ -32,24 +33,27 @@ class Decoded:
 @torch.no_grad()
 def decode_image(
     model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True, cell_beam: int | None = None,
+    ctc_weight: float = 0.0,
 ) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
     (``cell_beam``: the cell decoder's beam, by default ``beam``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
-    return decode(model, prepare_image(image, model.config).to(device), beam=beam, cell_beam=cell_beam, page=page, snap=snap)
+    return decode(model, prepare_image(image, model.config).to(device), beam=beam, cell_beam=cell_beam, page=page, snap=snap,
+                  ctc_weight=ctc_weight)
 
 
 @torch.no_grad()
 def decode(
     model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False, page: torch.Tensor | None = None,
-    snap: bool = True,
+    snap: bool = True, ctc_weight: float = 0.0,
 ) -> Decoded:
     """Recognise one prepared image ``(C, S, S)`` (see ``prepare_image``); crop reading also needs its
     ``page`` (see ``prepare_page``).
 
     ``beam`` 1 is greedy decoding; ``force_beam`` runs the beam search code even at beam 1 (tests).
     ``snap``: with crop reading, move the predicted cell boxes onto the page's text lines and words
-    before cropping (``snap.snap_boxes``); the boxes returned are the snapped ones.
+    before cropping (``snap.snap_boxes``); the boxes returned are the snapped ones.  ``ctc_weight``:
+    with crop reading and a CTC head, the CTC reading's share in the cell text (``read_crops``).
     """
     memory, _, cell_memory, cell_grid = model.encoder(image.unsqueeze(0))
     ids, hidden, score = decode_structure(model, memory, beam, force_beam)
@@ -69,7 +73,7 @@ def decode(
                 snapped = snap_boxes(page[0].cpu().numpy(), boxes.float().cpu().numpy(), grid)
                 boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
                 pieces = snapped.pieces
-            cells = read_crops(model, page, boxes, cell_hidden, pieces, cell_beam or beam, force_beam)
+            cells = read_crops(model, page, boxes, cell_hidden, pieces, cell_beam or beam, force_beam, ctc_weight)
         else:
             cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, cell_beam or beam, force_beam)
             cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
@@ -82,13 +86,14 @@ def decode(
 def read_crops(
     model: EDD, page: torch.Tensor, boxes: torch.Tensor, cell_hidden: torch.Tensor,
     pieces: list[list[tuple[float, float, float, float]]] | None = None, beam: int = 1, force_beam: bool = False,
+    ctc_weight: float = 0.0,
 ) -> list[list[str]]:
     """Content tokens of every cell, read from crops of ``page`` at ``boxes`` (C, 4, normalised).
 
     With ``pieces`` (from ``snap_boxes``), a cell of several pieces (text lines, parts of a long
     line) is read piece by piece, all pieces of the table in one batch, and the readings joined by
     spaces: a crop of one line shows the reader text at the size it learnt, where a crop of the whole
-    cell shrinks it.
+    cell shrinks it.  ``ctc_weight`` > 0 (models with a CTC head): joint CTC/attention decoding.
     """
     owner: list[int] = []
     read_boxes: list = []
@@ -102,8 +107,10 @@ def read_crops(
     sizes = torch.tensor([[page.shape[2], page.shape[1]]], device=page.device)
     crops = crop_cells(page.unsqueeze(0), sizes, read_boxes_t.unsqueeze(0), model.config)[0]
     owner_t = torch.tensor(owner, dtype=torch.long, device=boxes.device)
-    ids = decode_cells(model, model.crop_encoder(crops.unsqueeze(1)), None, cell_hidden[owner_t], read_boxes_t, beam, force_beam,
-                       has_text=torch.tensor(has_text, device=boxes.device))
+    crop_memory = model.crop_encoder(crops.unsqueeze(1))
+    ctc_log_probs = model.crop_ctc_log_probs(crop_memory) if ctc_weight > 0 and model.crop_ctc_head is not None else None
+    ids = decode_cells(model, crop_memory, None, cell_hidden[owner_t], read_boxes_t, beam, force_beam,
+                       has_text=torch.tensor(has_text, device=boxes.device), ctc_log_probs=ctc_log_probs, ctc_weight=ctc_weight)
     readings: list[list[list[str]]] = [[] for _ in range(boxes.shape[0])]
     for i, piece_ids in zip(owner, ids):
         readings[i].append(repair_cell_tokens(model.cell_vocab.decode(piece_ids)))
@@ -189,13 +196,14 @@ def _greedy_single(step: Callable, max_len: int, eos_id: int) -> tuple[list[int]
 
 def decode_cells(
     model: EDD, memory: torch.Tensor, grid: tuple[int, int] | None, cell_hidden: torch.Tensor, boxes: torch.Tensor, beam: int = 1,
-    force_beam: bool = False, has_text: torch.Tensor | None = None,
+    force_beam: bool = False, has_text: torch.Tensor | None = None, ctc_log_probs: torch.Tensor | None = None, ctc_weight: float = 0.0,
 ) -> list[list[int]]:
     """Content token ids of every cell, all cells of the table decoded as one batch.
 
     ``memory`` is the table's ``(1, K, d)``, or with crop reading one row per cell ``(C, P, d)``.
     ``has_text`` (C,) bool: cells known to hold text (snapping found words in them) may not end
-    before their first token.
+    before their first token.  ``ctc_log_probs`` (C, W, V), with ``ctc_weight`` > 0: joint decoding,
+    each token ranked by ``(1 - ctc_weight) * attention + ctc_weight * CTC`` (see ``ctc``).
     """
     dec = model.cell_decoder
     n_cells = cell_hidden.shape[0]
@@ -212,6 +220,9 @@ def decode_cells(
     start_hidden = cell_hidden.repeat_interleave(beam, dim=0) if beam > 1 else cell_hidden
     caches = [dict() for _ in dec.layers]
     state = {"bias": bias, "rows": torch.arange(rows, device=memory.device), "memory_kv": memory_kv}
+    ctc = None
+    if ctc_log_probs is not None and ctc_weight > 0:
+        ctc = CTCPrefixScorer(ctc_log_probs.repeat_interleave(beam, 0) if beam > 1 else ctc_log_probs, model.ctc_skip, eos_id)
 
     def step(ids: torch.Tensor | None, t: int) -> torch.Tensor:
         n = state["rows"].shape[0]
@@ -223,7 +234,7 @@ def decode_cells(
         logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
         if t == 0 and has_text is not None:
             logp[has_text.repeat_interleave(beam)[state["rows"]], eos_id] = float("-inf")
-        return logp
+        return ctc.scores(ids, logp, ctc_weight) if ctc is not None else logp
 
     def reorder(index: torch.Tensor) -> None:
         for cache in caches:
@@ -233,6 +244,8 @@ def decode_cells(
         state["rows"] = state["rows"][index]
         if per_cell:
             state["memory_kv"] = [(k[index], v[index]) for k, v in state["memory_kv"]]
+        if ctc is not None:
+            ctc.reorder(index)
 
     if beam <= 1 and not force_beam:
         return _greedy_batch(step, reorder, n_cells, max_len, eos_id, memory.device)

@@ -393,19 +393,25 @@ class EDD(nn.Module):
     def _crop_ctc(self, crop_memory: torch.Tensor, batch: dict[str, torch.Tensor], cross_scatter: tuple) -> torch.Tensor:
         """CTC loss of each crop's drawn characters (inline tags and specials left out) read along its
         columns (the max over rows).  It teaches the small crop CNN to see characters, in order, far
-        faster than the gradient through the decoder's attention alone; inference does not use it."""
+        faster than the gradient through the decoder's attention alone; decoding uses it too, to steer the
+        decoder (``ctc.CTCPrefixScorer``)."""
         n = crop_memory.shape[0]
-        crop_h, crop_w = self.config.crop_size
-        columns = crop_memory.view(n, crop_h // 8, crop_w // 4, -1).amax(dim=1)  # (N, W, d)
-        log_probs = self.crop_ctc_head(columns).float().log_softmax(-1).transpose(0, 1)  # (W, N, V)
+        log_probs = self.crop_ctc_log_probs(crop_memory).transpose(0, 1)  # (W, N, V)
         tokens, slots, (_, length) = cross_scatter
         targets = batch["cell_out"].flatten()[tokens]
         drawn = ~self.ctc_skip[targets]
         rows = slots[drawn] // length
         target_lengths = torch.bincount(rows, minlength=n)
-        input_lengths = torch.full((n,), columns.shape[1], dtype=torch.long, device=columns.device)
+        input_lengths = torch.full((n,), log_probs.shape[0], dtype=torch.long, device=log_probs.device)
         # Tokens are packed cell after cell in row order, so the drawn ones concatenate in CTC's layout.
         return F.ctc_loss(log_probs, targets[drawn], input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=True)
+
+    def crop_ctc_log_probs(self, crop_memory: torch.Tensor) -> torch.Tensor:
+        """The CTC head's log-probabilities ``(N, W, V)`` along each crop's columns (the max over rows)."""
+        n = crop_memory.shape[0]
+        crop_h, crop_w = self.config.crop_size
+        columns = crop_memory.view(n, crop_h // 8, crop_w // 4, -1).amax(dim=1)  # (N, W, d)
+        return self.crop_ctc_head(columns).float().log_softmax(-1)
 
 
 def prepare_page(image, cfg: EDDConfig) -> torch.Tensor:
