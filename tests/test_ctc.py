@@ -69,3 +69,15 @@ def test_joint_scores_follow_the_ctc_reading_and_leave_tags_to_attention():
     joint = scorer.scores(torch.tensor([1]), attention(-9, 2, -9, 1, -9, -9, 0), 0.5)  # attention: "1" again
     assert int(joint.argmax()) == EOS
     assert torch.isinf(joint[0, 2])  # not among attention's top 3 (nor <eos>): never chosen
+
+
+def test_a_hypothesis_ctc_finds_impossible_goes_on_by_attention():
+    scorer = _scorer(_log_probs(2)[:, :2])  # two frames: room for two labels at most
+    attention = torch.log_softmax(torch.arange(V, dtype=torch.float64), -1).unsqueeze(0)
+    chosen = None
+    for token in [1, 2, 3]:
+        scorer.scores(chosen, attention, 0.5)
+        chosen = torch.tensor([token])
+    joint = scorer.scores(chosen, attention, 0.5)
+    assert torch.isinf(scorer.prefix).all()  # "1 2 3" cannot be read from two frames
+    assert torch.equal(joint, attention)  # every token a candidate here, scored by attention alone

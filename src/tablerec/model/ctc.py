@@ -81,8 +81,11 @@ class CTCPrefixScorer:
         self.pending = (cand, nonblank, blank, self.prefix.unsqueeze(1) + increment)
         picked = attention.gather(1, cand)
         unseen = self.skip[cand] & (cand != self.eos_id)
+        scored = torch.where(unseen, picked, (1 - weight) * picked + weight * increment.to(attention.dtype))
+        # A hypothesis CTC finds impossible (longer than the crop's frames can hold) goes on by attention alone.
+        stuck = torch.isinf(torch.where(unseen, NEG_INF, scored)).all(dim=1, keepdim=True)
         joint = torch.full_like(attention, NEG_INF)
-        joint.scatter_(1, cand, torch.where(unseen, picked, (1 - weight) * picked + weight * increment.to(attention.dtype)))
+        joint.scatter_(1, cand, torch.where(stuck, picked, scored))
         return joint
 
     def _extend(self, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -112,7 +115,7 @@ class CTCPrefixScorer:
         nonblank = torch.where(unseen.unsqueeze(-1), self.nonblank.unsqueeze(1).expand_as(nonblank), nonblank)
         blank = torch.where(unseen.unsqueeze(-1), self.blank.unsqueeze(1).expand_as(blank), blank)
         increment = extended - self.prefix.unsqueeze(1)
-        return increment.nan_to_num(nan=NEG_INF), nonblank, blank
+        return torch.where(increment.isnan(), NEG_INF, increment), nonblank, blank  # -inf - -inf: impossible stays impossible
 
     def _advance(self, chosen: torch.Tensor) -> None:
         """Take the state of each row's chosen candidate (scored at the last step)."""
