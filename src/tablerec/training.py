@@ -375,7 +375,9 @@ class StepBatches(Sampler):
 
 @torch.no_grad()
 def evaluate(model: EDD, examples: Sequence[tuple[Any, Table]], device: torch.device | str = "cpu", beam: int = 1) -> dict[str, float]:
-    """Greedy (or beam) decoding of ``(image, table)`` pairs: mean TEDS, TEDS-S, exact structure match."""
+    """Greedy (or beam) decoding of ``(image, table)`` pairs: mean TEDS, TEDS-S, exact structure match.
+    The cell text is read by the attention decoder alone (no joint CTC decoding, which ``tablerec predict``
+    adds), so validation scores stay comparable with those of the runs before it existed."""
     try:
         from .metrics import TEDS
 
