@@ -74,6 +74,12 @@ def test_predict_cli_refuses_a_cell_beam_below_one(tiny_checkpoint, pubtabnet_ex
     assert result.returncode != 0 and "--cell-beam" in result.stderr
 
 
+def test_predict_cli_refuses_a_ctc_weight_outside_zero_to_one(tiny_checkpoint, pubtabnet_examples):
+    for weight in ("-0.1", "1"):
+        result = run_cli("predict", str(first_example(pubtabnet_examples)), "--model", str(tiny_checkpoint), "--ctc-weight", weight)
+        assert result.returncode != 0 and "--ctc-weight" in result.stderr
+
+
 def test_load_image_refuses_broken_inputs(tmp_path):
     from PIL import Image
 

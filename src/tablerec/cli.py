@@ -261,7 +261,7 @@ def cmd_predict(args) -> int:
 
     from tqdm import tqdm
 
-    from .inference import ImageError, Predictor, expand_inputs
+    from .inference import DEFAULT_CTC_WEIGHT, ImageError, Predictor, expand_inputs
 
     paths = expand_inputs(args.inputs)
     if not paths:
@@ -272,7 +272,7 @@ def cmd_predict(args) -> int:
         fail("--ctc-weight must be in [0, 1)")
     try:
         predictor = Predictor(args.model, device=args.device, beam=args.beam, snap=not args.no_snap, cell_beam=args.cell_beam,
-                              **({} if args.ctc_weight is None else {"ctc_weight": args.ctc_weight}))
+                              ctc_weight=DEFAULT_CTC_WEIGHT if args.ctc_weight is None else args.ctc_weight)
     except Exception as exc:  # a missing, truncated or foreign checkpoint: one line, no traceback
         fail(f"cannot load model {args.model or '(shipped default)'}: {exc}")
     out = open(args.out, "w", encoding="utf-8") if args.out else None

@@ -77,10 +77,12 @@ class CTCPrefixScorer:
         k = min(self.candidates, vocab)
         cand = attention.topk(k, dim=-1).indices
         cand = torch.cat([cand, torch.full((rows, 1), self.eos_id, dtype=torch.long, device=cand.device)], dim=1)
-        increment, nonblank, blank = self._extend(cand)
-        self.pending = (cand, nonblank, blank, self.prefix.unsqueeze(1) + increment)
-        picked = attention.gather(1, cand)
         unseen = self.skip[cand] & (cand != self.eos_id)
+        extended, nonblank, blank = self._extend(cand, unseen)
+        self.pending = (cand, nonblank, blank, extended)
+        increment = extended - self.prefix.unsqueeze(1)
+        increment = torch.where(increment.isnan(), NEG_INF, increment)  # -inf - -inf: impossible stays impossible
+        picked = attention.gather(1, cand)
         scored = torch.where(unseen, picked, (1 - weight) * picked + weight * increment.to(attention.dtype))
         # A hypothesis CTC finds impossible (longer than the crop's frames can hold) goes on by attention alone.
         stuck = torch.isinf(torch.where(unseen, NEG_INF, scored)).all(dim=1, keepdim=True)
@@ -88,12 +90,12 @@ class CTCPrefixScorer:
         joint.scatter_(1, cand, torch.where(stuck, picked, scored))
         return joint
 
-    def _extend(self, cand: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """For candidates ``cand`` (rows, K): the CTC increments (rows, K) and the forward variables
-        (rows, K, T+1) of each extended prefix."""
+    def _extend(self, cand: torch.Tensor, unseen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """For candidates ``cand`` (rows, K), ``unseen`` where CTC does not see them: the log prefix
+        probabilities (rows, K) and the forward variables (rows, K, T+1) of each extended prefix."""
         rows, k = cand.shape
         lp = self.log_probs  # (rows, T, V)
-        token_lp = lp.gather(2, cand.clamp(min=0).unsqueeze(1).expand(-1, lp.shape[1], -1)).transpose(1, 2)  # (rows, K, T)
+        token_lp = lp.gather(2, cand.unsqueeze(1).expand(-1, lp.shape[1], -1)).transpose(1, 2)  # (rows, K, T)
         blank_lp = lp[:, :, 0].unsqueeze(1).expand(rows, k, -1)
         # phi_s: the probability mass at time s (0..T-1) from which the new label may start; a repeated
         # label must be separated from the previous one by a blank.
@@ -110,12 +112,10 @@ class CTCPrefixScorer:
         ended = torch.logaddexp(self.nonblank[:, -1], self.blank[:, -1]).unsqueeze(1).expand(rows, k)
         extended = torch.where(cand == self.eos_id, ended, extended)
         # Tokens CTC does not see keep its state.
-        unseen = self.skip[cand] & (cand != self.eos_id)
         extended = torch.where(unseen, self.prefix.unsqueeze(1).expand(rows, k), extended)
         nonblank = torch.where(unseen.unsqueeze(-1), self.nonblank.unsqueeze(1).expand_as(nonblank), nonblank)
         blank = torch.where(unseen.unsqueeze(-1), self.blank.unsqueeze(1).expand_as(blank), blank)
-        increment = extended - self.prefix.unsqueeze(1)
-        return torch.where(increment.isnan(), NEG_INF, increment), nonblank, blank  # -inf - -inf: impossible stays impossible
+        return extended, nonblank, blank
 
     def _advance(self, chosen: torch.Tensor) -> None:
         """Take the state of each row's chosen candidate (scored at the last step)."""
