@@ -163,3 +163,22 @@ def test_a_bold_word_is_not_a_rule_but_a_thin_line_is():
     scale = page.shape[0] / 60
     rows = np.nonzero(horizontal)[0] / scale
     assert len(rows) > 0 and all(abs(y - 40) <= 2 for y in rows)
+
+
+def test_a_shaded_header_band_does_not_count_as_tall_text():
+    # White header text on a dark band 20 px tall over body text 8 px tall: the band's vertical ink
+    # runs outnumber the letters' and once made the text height (and every line box) the band's.
+    from PIL import ImageDraw
+
+    from tablerec.model.snap import binarize, remove_rules
+
+    image = Image.new("L", (400, 120), 255)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 399, 19), fill=60)
+    for x in range(20, 380, 40):
+        draw.rectangle((x, 6, x + 2, 13), fill=255)  # header letters, white on the band
+        for top in range(30, 110, 16):
+            draw.rectangle((x, top, x + 2, top + 7), fill=0)  # body letters, 8 px tall
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    _, text_height, _, _ = remove_rules(binarize(page))
+    assert abs(text_height / (page.shape[0] / 120) - 8) <= 1.5

@@ -126,18 +126,46 @@ def _thin_rule_rows(ink: np.ndarray, min_length: int, text_height: float) -> np.
     return rows
 
 
+def _window_counts(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """How many True pixels each ``height`` x ``width`` window of ``mask`` holds, indexed by the window's
+    top-left corner: shape (H - height + 1, W - width + 1)."""
+    total = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int32)
+    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int32), axis=1, out=total[1:, 1:])
+    return total[height:, width:] - total[:-height, width:] - total[height:, :-width] + total[:-height, :-width]
+
+
+def filled_areas(ink: np.ndarray) -> np.ndarray:
+    """Pixels of solid ink areas (a shaded header band, a dark fill behind white text): every window
+    of 4 pixel rows by 40 pixels (or an eighth of the page's width) that is all ink, and what it covers.
+    Rules are thinner and characters narrower, so neither counts."""
+    height, width = 4, max(40, ink.shape[1] // 8)
+    filled = np.zeros(ink.shape, dtype=bool)
+    if ink.shape[0] < height or ink.shape[1] < width:
+        return filled
+    solid = _window_counts(ink, height, width) == height * width
+    if not solid.any():
+        return filled
+    # Each all-ink window covers the pixels up to height-1 rows below and width-1 columns right of
+    # its top-left corner: count the corners in the window that ends at each pixel.
+    corners = np.zeros((ink.shape[0] + height - 1, ink.shape[1] + width - 1), dtype=bool)
+    corners[height - 1: height - 1 + solid.shape[0], width - 1: width - 1 + solid.shape[1]] = solid
+    return _window_counts(corners, height, width) > 0
+
+
 def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """Ink without table rules, the text height (pixels) it was judged by, per pixel row whether a
     horizontal rule runs along it, and per pixel column whether a vertical one runs down it.
 
-    Text height: the 98th percentile of vertical ink runs, about the height of a capital or an
-    ascender (character strokes far outnumber rules).  A rule is a horizontal run of five text heights
+    Text height: the 98th percentile of vertical ink runs outside filled areas, about the height of
+    a capital or an ascender (character strokes far outnumber rules).  A rule is a horizontal run of five text heights
     or a vertical one of two and a half, both found on the raw ink (so a grid's rules stay long where
     they cross), or a thin band of pixel rows with ink across half the table's width or more, all
     widened by a pixel to take the anti-aliased fringe of a slightly rotated rule.  The horizontal
     rows flagged are those of thin rules only (``_thin_rule_rows``), never of bold text.
     """
-    _, start, end = _runs(ink.T)
+    # Filled areas are left out of the text height: a shaded header band 18 pixels tall over text 7
+    # tall made every line box 2.6 times too tall (PubTabNet PMC5332562_005_00).
+    _, start, end = _runs((ink & ~filled_areas(ink)).T)
     lengths = end - start
     text_height = max(float(np.percentile(lengths, 98)) if lengths.size else 10.0, 4.0)
     rule_length = max(int(5 * text_height), 20)
