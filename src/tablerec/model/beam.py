@@ -17,6 +17,7 @@ import torch
 
 from ..table import INLINE_TAG_TOKENS, logical_grid
 from .ctc import CTCPrefixScorer
+from .grid import GridRule
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .snap import snap_boxes
 from .vocab import expand_structure, opens_cell
@@ -33,19 +34,19 @@ class Decoded:
 @torch.no_grad()
 def decode_image(
     model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True, cell_beam: int | None = None,
-    ctc_weight: float = 0.0,
+    ctc_weight: float = 0.0, even_rows: bool = True,
 ) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
     (``cell_beam``: the cell decoder's beam, by default ``beam``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     return decode(model, prepare_image(image, model.config).to(device), beam=beam, cell_beam=cell_beam, page=page, snap=snap,
-                  ctc_weight=ctc_weight)
+                  ctc_weight=ctc_weight, even_rows=even_rows)
 
 
 @torch.no_grad()
 def decode(
     model: EDD, image: torch.Tensor, beam: int = 1, cell_beam: int | None = None, force_beam: bool = False, page: torch.Tensor | None = None,
-    snap: bool = True, ctc_weight: float = 0.0,
+    snap: bool = True, ctc_weight: float = 0.0, even_rows: bool = True,
 ) -> Decoded:
     """Recognise one prepared image ``(C, S, S)`` (see ``prepare_image``); crop reading also needs its
     ``page`` (see ``prepare_page``).
@@ -54,9 +55,10 @@ def decode(
     ``snap``: with crop reading, move the predicted cell boxes onto the page's text lines and words
     before cropping (``snap.snap_boxes``); the boxes returned are the snapped ones.  ``ctc_weight``:
     with crop reading and a CTC head, the CTC reading's share in the cell text (``read_crops``).
+    ``even_rows``: every row of the structure as wide as the first row without a colspan (``grid``).
     """
     memory, _, cell_memory, cell_grid = model.encoder(image.unsqueeze(0))
-    ids, hidden, score = decode_structure(model, memory, beam, force_beam)
+    ids, hidden, score = decode_structure(model, memory, beam, force_beam, even_rows)
     tokens = [model.structure_vocab.tokens[i] for i in ids]
     kept = repair_structure(tokens)
     structure_tokens = [t for t, _ in kept]
@@ -144,8 +146,11 @@ def join_pieces(readings: list[list[str]]) -> list[str]:
 # ---- structure decoder --------------------------------------------------------------------
 
 
-def decode_structure(model: EDD, memory: torch.Tensor, beam: int = 1, force_beam: bool = False) -> tuple[list[int], torch.Tensor, float]:
-    """Structure token ids (no <sos>/<eos>), the hidden state that emitted each, and the sequence log-probability."""
+def decode_structure(
+    model: EDD, memory: torch.Tensor, beam: int = 1, force_beam: bool = False, even_rows: bool = True,
+) -> tuple[list[int], torch.Tensor, float]:
+    """Structure token ids (no <sos>/<eos>), the hidden state that emitted each, and the sequence
+    log-probability.  ``even_rows``: every row as wide as the first (``grid.GridState``)."""
     dec = model.structure_decoder
     vocab = model.structure_vocab
     max_len = model.config.max_structure_len
@@ -153,16 +158,27 @@ def decode_structure(model: EDD, memory: torch.Tensor, beam: int = 1, force_beam
     if beam > 1:
         memory_kv = [(k.expand(beam, -1, -1, -1), v.expand(beam, -1, -1, -1)) for k, v in memory_kv]
     caches = [dict() for _ in dec.layers]
+    rule = GridRule(vocab) if even_rows else None
+    grids = [rule.new_state() for _ in range(max(beam, 1))] if rule else []
 
     def step(ids: torch.Tensor | None, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         if ids is None:
             ids = torch.full((beam, 1), vocab.sos_id, dtype=torch.long, device=memory.device)
+        else:
+            for grid, token_id in zip(grids, ids.view(-1).tolist()):
+                grid.push(token_id)
         logits, hidden = dec(ids.view(-1, 1), memory_kv, start=t, caches=caches)
-        return torch.log_softmax(logits[:, -1].float(), dim=-1), hidden[:, -1]
+        logp = torch.log_softmax(logits[:, -1].float(), dim=-1)
+        for row, grid in enumerate(grids):
+            mask = grid.mask()
+            if mask is not None:
+                logp[row] += mask.to(logp.device)
+        return logp, hidden[:, -1]
 
     def reorder(index: torch.Tensor) -> None:
         for cache in caches:
             cache["k"], cache["v"] = cache["k"][index], cache["v"][index]
+        grids[:] = [grids[i].copy() for i in index.tolist()]
 
     if beam <= 1 and not force_beam:
         return _greedy_single(step, max_len, vocab.eos_id)

@@ -1,0 +1,107 @@
+"""Structure decoding that keeps the table a grid: every row as wide as the first.
+
+Tables are grids: every row fills the same number of column slots, counting a cell's colspan and
+the slots a rowspan from a row above covers.  The structure decoder does not know this as a rule,
+and on tall tables it loses its place and writes rows of 1 or 26 cells (PubTabNet
+PMC2838834_005_00).  ``GridState`` follows one hypothesis token by token; once its first row has
+ended, that row's width is the table's, and ``mask`` forbids what would break it: ending a row
+before its slots are filled, starting a cell in a full row, or a colspan running past the row's end.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from .vocab import Vocab
+
+
+class GridRule:
+    """The token ids the grid rule needs, and the masks it applies, for one structure vocabulary."""
+
+    def __init__(self, vocab: Vocab) -> None:
+        index = {token: i for i, token in enumerate(vocab.tokens)}
+        self.cell_start = [index["<td>"], index["<td"]]
+        self.row_end = index["</tr>"]
+        self.colspans = {n: index[f' colspan="{n}"'] for n in range(2, 100) if f' colspan="{n}"' in index}
+        self.token_of = vocab.tokens
+        self.size = len(vocab.tokens)
+
+    def new_state(self) -> GridState:
+        return GridState(self)
+
+
+class GridState:
+    """Where one hypothesis is in its grid: the current row's next free slot and what covers it."""
+
+    def __init__(self, rule: GridRule) -> None:
+        self.rule = rule
+        self.width: int | None = None  # slots per row, known once the first row has ended
+        self.below: list[int] = []  # per column: how many rows after the current one a rowspan covers
+        self.covered: list[bool] = []  # per column: the current row's slot is taken by a rowspan from above
+        self.column = 0  # the current row's next free slot
+        self.in_row = False
+        self.plain = True  # the current row has no colspan
+        self.opening: list[int] | None = None  # [colspan, rowspan] of a ``<td`` not yet closed by ``>``
+
+    def copy(self) -> GridState:
+        new = copy.copy(self)
+        new.below, new.covered = list(self.below), list(self.covered)
+        new.opening = None if self.opening is None else list(self.opening)
+        return new
+
+    def _skip_covered(self) -> None:
+        while self.column < len(self.covered) and self.covered[self.column]:
+            self.column += 1
+
+    def _place(self, colspan: int, rowspan: int) -> None:
+        self.plain = self.plain and colspan == 1
+        for c in range(self.column, self.column + colspan):
+            if rowspan > 1:
+                while len(self.below) <= c:
+                    self.below.append(0)
+                self.below[c] = max(self.below[c], rowspan - 1)
+        self.column += colspan
+        self._skip_covered()
+
+    def push(self, token_id: int) -> None:
+        token = self.rule.token_of[token_id]
+        if token == "<tr>":
+            self.in_row = True
+            self.covered = [rows > 0 for rows in self.below]
+            self.below = [max(rows - 1, 0) for rows in self.below]
+            self.column = 0
+            self.plain = True
+            self._skip_covered()
+        elif token == "</tr>":
+            if self.in_row and self.width is None and self.plain:
+                self.width = max(self.column, len(self.covered))
+            self.in_row = False
+        elif token == "<td>":
+            self._place(1, 1)
+        elif token == "<td":
+            self.opening = [1, 1]
+        elif self.opening is not None and token.startswith(" colspan="):
+            self.opening[0] = int(token.split('"')[1])
+        elif self.opening is not None and token.startswith(" rowspan="):
+            self.opening[1] = int(token.split('"')[1])
+        elif token == ">" and self.opening is not None:
+            self._place(*self.opening)
+            self.opening = None
+
+    def mask(self) -> torch.Tensor | None:
+        """Additive log-probability mask (0 allowed, -inf forbidden) for the next token, or None."""
+        if self.width is None or not self.in_row:
+            return None
+        free = self.width - self.column
+        mask = torch.zeros(self.rule.size)
+        if self.opening is not None:
+            for n, token_id in self.rule.colspans.items():
+                if n > free:
+                    mask[token_id] = float("-inf")
+        elif free <= 0:
+            mask[self.rule.cell_start] = float("-inf")
+        else:
+            mask[self.rule.row_end] = float("-inf")
+        return mask
