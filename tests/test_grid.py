@@ -104,3 +104,40 @@ def test_decoding_keeps_rows_even_greedy_and_in_beam_search():
     for beam in (1, 2):
         ids, _, _ = decode_structure(_Model(), memory, beam=beam, force_beam=True)
         assert _row_widths(ids) == [2, 2, 2]
+
+
+def test_rowspans_are_clipped_at_a_bands_end():
+    from tablerec.model.beam import _clip_rowspans
+
+    row = ["<tr>", "<td", ' rowspan="3"', ">", "<td", ' rowspan="2"', ' colspan="2"', ">", "<td>", "</tr>"]
+    assert _clip_rowspans(row, 3) == row
+    assert _clip_rowspans(row, 2) == ["<tr>", "<td", ' rowspan="2"', ">", "<td", ' rowspan="2"', ' colspan="2"', ">", "<td>", "</tr>"]
+    assert _clip_rowspans(row, 1) == ["<tr>", "<td>", "<td", ' colspan="2"', ">", "<td>", "</tr>"]
+
+
+def test_a_tall_table_is_decoded_in_bands_into_one_grid():
+    from tablerec.inference import Predictor
+    from tablerec.model import beam
+    from tablerec.synth import SynthConfig, synth_table
+    from tablerec.table import Table, logical_grid
+
+    image, truth = synth_table(3, seed=11, config=SynthConfig(min_rows=34, max_rows=34, span_probability=0.0))
+    predictor = Predictor(device="cpu")
+    calls = []
+    original = beam.decode_bands
+    beam.decode_bands = lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs)
+    try:
+        table = predictor.recognize(image)
+    finally:
+        beam.decode_bands = original
+    assert calls, "a table of 34 rows is decoded in bands"
+    Table.from_html(table.to_html())
+    places = logical_grid(table.structure)
+    widths = {}
+    for row, col, rowspan, colspan, _ in places:
+        for r in range(row, row + rowspan):
+            widths[r] = widths.get(r, 0) + colspan
+    assert len(set(widths.values())) == 1, "every row as wide as the others"
+    for cell in table.cells:
+        x0, y0, x1, y1 = cell.bbox
+        assert 0 <= x0 <= x1 <= image.width and 0 <= y0 <= y1 <= image.height

@@ -182,3 +182,28 @@ def test_a_shaded_header_band_does_not_count_as_tall_text():
     page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
     _, text_height, _, _ = remove_rules(binarize(page))
     assert abs(text_height / (page.shape[0] / 120) - 8) <= 1.5
+
+
+def test_tall_tables_are_cut_between_rows_not_inside_a_cell():
+    from PIL import ImageDraw
+
+    from tablerec.model.snap import band_cuts
+
+    # 20 rows of two text lines each (a cell of two lines): lines 4 px apart inside a row, 14 between.
+    image = Image.new("L", (300, 20 * 34 + 20), 255)
+    draw = ImageDraw.Draw(image)
+    rows = []
+    for r in range(20):
+        top = 10 + 34 * r
+        rows.append((top, top + 20))
+        for line_top in (top, top + 12):
+            for x in range(20, 280, 30):
+                draw.rectangle((x, line_top, x + 12, line_top + 7), fill=0)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    assert band_cuts(page, min_lines=41, lines_per_band=16) == []  # 40 lines: too few to cut
+    cuts = band_cuts(page, min_lines=24, lines_per_band=16)
+    assert len(cuts) == 2  # 40 lines, bands of at most 16: three bands
+    scale = page.shape[0] / image.height
+    for cut in cuts:
+        y = cut / scale
+        assert not any(top - 1 <= y <= bottom + 1 for top, bottom in rows), f"cut at {y:.0f} inside a row"

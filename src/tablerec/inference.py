@@ -73,12 +73,13 @@ class Predictor:
     the page before reading them (``tablerec.model.snap``).  ``ctc_weight``: the share of the crop's CTC
     reading in the cell text (joint decoding, ``tablerec.model.ctc``; models without a CTC head ignore it).
     ``even_rows``: keep every row as wide as the table's first row without a colspan
-    (``tablerec.model.grid``); False lets the structure decoder write rows of any width.
+    (``tablerec.model.grid``); False lets the structure decoder write rows of any width.  ``bands``:
+    decode the structure of a tall table (20 rows or more) band by band (``tablerec.model.beam``).
     """
 
     def __init__(
         self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1, snap: bool = True,
-        cell_beam: int | None = None, ctc_weight: float = DEFAULT_CTC_WEIGHT, even_rows: bool = True,
+        cell_beam: int | None = None, ctc_weight: float = DEFAULT_CTC_WEIGHT, even_rows: bool = True, bands: bool = True,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
         if not path.is_file():
@@ -93,6 +94,7 @@ class Predictor:
         self.cell_beam = None if cell_beam is None else max(1, int(cell_beam))
         self.snap = snap
         self.even_rows = even_rows
+        self.bands = bands
         if not 0.0 <= ctc_weight < 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1): {ctc_weight}")
         self.ctc_weight = float(ctc_weight)
@@ -104,7 +106,7 @@ class Predictor:
         image = load_image(image_or_path)
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
         decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=cell_beam or self.cell_beam,
-                               ctc_weight=self.ctc_weight, even_rows=self.even_rows)
+                               ctc_weight=self.ctc_weight, even_rows=self.even_rows, bands=self.bands)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

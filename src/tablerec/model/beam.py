@@ -19,7 +19,7 @@ from ..table import INLINE_TAG_TOKENS, logical_grid
 from .ctc import CTCPrefixScorer
 from .grid import GridRule
 from .edd import EDD, crop_cells, prepare_image, prepare_page
-from .snap import snap_boxes
+from .snap import band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
 
@@ -31,16 +31,37 @@ class Decoded:
     structure_score: float = 0.0  # log-probability of the structure sequence
 
 
+# Tall tables are decoded in bands: at 576 x 576 a table of 40 rows gives each row less than one
+# row of the encoder's 36 x 36 features, and the structure decoder loses count (held-out tables of
+# 20+ rows: 5 of 17 with the right row count).  When the structure decoded from the whole image has
+# BAND_MIN_ROWS rows or more and the page BAND_MIN_LINES text lines or more, the page is cut between
+# lines into bands of about BAND_LINES (``snap.band_cuts``), each band's structure is decoded from
+# its own image at the whole table's width, and the rows are joined (docs/model.md, "Tall tables").
+BAND_MIN_ROWS = 20
+BAND_MIN_LINES = 24
+BAND_LINES = 16
+
+
 @torch.no_grad()
 def decode_image(
     model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True, cell_beam: int | None = None,
-    ctc_weight: float = 0.0, even_rows: bool = True,
+    ctc_weight: float = 0.0, even_rows: bool = True, bands: bool = True,
 ) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
-    (``cell_beam``: the cell decoder's beam, by default ``beam``)."""
+    (``cell_beam``: the cell decoder's beam, by default ``beam``).  ``bands``: decode a tall table's
+    structure band by band (crop-reading models only)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
-    return decode(model, prepare_image(image, model.config).to(device), beam=beam, cell_beam=cell_beam, page=page, snap=snap,
-                  ctc_weight=ctc_weight, even_rows=even_rows)
+    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, prepare_image(image, model.config).to(device), beam,
+                                                                                 False, even_rows)
+    if bands and page is not None and tokens.count("<tr>") >= BAND_MIN_ROWS:
+        cuts = band_cuts(page[0].cpu().numpy(), BAND_MIN_LINES, BAND_LINES)
+        if cuts:
+            width = grid_width(tokens) if even_rows else None
+            decoded = decode_bands(model, image, page, cuts, width, beam, device, snap, cell_beam, ctc_weight, even_rows)
+            if decoded is not None:
+                return decoded
+    boxes = model.box_head(cell_hidden) if len(cell_hidden) else None
+    return read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, False, snap, ctc_weight)
 
 
 @torch.no_grad()
@@ -57,32 +78,124 @@ def decode(
     with crop reading and a CTC head, the CTC reading's share in the cell text (``read_crops``).
     ``even_rows``: every row of the structure as wide as the first row without a colspan (``grid``).
     """
+    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, image, beam, force_beam, even_rows)
+    boxes = model.box_head(cell_hidden) if len(cell_hidden) else None
+    return read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, force_beam, snap, ctc_weight)
+
+
+def decode_table_structure(
+    model: EDD, image: torch.Tensor, beam: int = 1, force_beam: bool = False, even_rows: bool = True, width: int | None = None,
+) -> tuple[list[str], torch.Tensor, float, torch.Tensor, tuple[int, int] | None]:
+    """Encode a prepared image and decode its structure: the repaired (compressed) structure tokens,
+    the structure decoder's hidden state at each cell's opening ``(C, d)``, the structure's
+    log-probability, and the cell memory and its grid (for models that read the table memory)."""
     memory, _, cell_memory, cell_grid = model.encoder(image.unsqueeze(0))
-    ids, hidden, score = decode_structure(model, memory, beam, force_beam, even_rows)
-    tokens = [model.structure_vocab.tokens[i] for i in ids]
-    kept = repair_structure(tokens)
-    structure_tokens = [t for t, _ in kept]
-    open_idx = [src for i, (t, src) in enumerate(kept) if opens_cell(structure_tokens, i)]
-    if open_idx:
-        cell_hidden = hidden[torch.tensor(open_idx, dtype=torch.long)]
-        boxes = model.box_head(cell_hidden)
-        if model.config.reads_crops:
-            if page is None:
-                raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
-            pieces = None
-            grid = [place[:4] for place in logical_grid(expand_structure(structure_tokens))] if snap else []
-            if len(grid) == len(open_idx) > 0:  # one grid place per cell: always so for a repaired structure
-                snapped = snap_boxes(page[0].cpu().numpy(), boxes.float().cpu().numpy(), grid)
-                boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
-                pieces = snapped.pieces
-            cells = read_crops(model, page, boxes, cell_hidden, pieces, cell_beam or beam, force_beam, ctc_weight)
-        else:
-            cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, cell_beam or beam, force_beam)
-            cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
-        box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
+    ids, hidden, score = decode_structure(model, memory, beam, force_beam, even_rows, width)
+    kept = repair_structure([model.structure_vocab.tokens[i] for i in ids])
+    tokens = [t for t, _ in kept]
+    open_idx = [src for i, (t, src) in enumerate(kept) if opens_cell(tokens, i)]
+    cell_hidden = hidden[torch.tensor(open_idx, dtype=torch.long)] if open_idx else hidden[:0]
+    return tokens, cell_hidden, score, cell_memory, cell_grid
+
+
+def grid_width(tokens: list[str]) -> int:
+    """Column slots of a structure (its widest row, spans counted)."""
+    return max((col + colspan for _, col, _, colspan, _ in logical_grid(expand_structure(tokens))), default=0)
+
+
+def read_cells(
+    model: EDD, structure_tokens: list[str], cell_hidden: torch.Tensor, boxes: torch.Tensor | None, score: float,
+    page: torch.Tensor | None, cell_memory: torch.Tensor | None, cell_grid, beam: int, force_beam: bool, snap: bool, ctc_weight: float,
+) -> Decoded:
+    """The cell text of a decoded structure: from crops of the page (snapped first) or, for models that
+    read the table memory, from ``cell_memory``."""
+    if boxes is None or not len(cell_hidden):
+        return Decoded(expand_structure(structure_tokens), [], [], score)
+    if model.config.reads_crops:
+        if page is None:
+            raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
+        pieces = None
+        grid = [place[:4] for place in logical_grid(expand_structure(structure_tokens))] if snap else []
+        if len(grid) == len(cell_hidden) > 0:  # one grid place per cell: always so for a repaired structure
+            snapped = snap_boxes(page[0].cpu().numpy(), boxes.float().cpu().numpy(), grid)
+            boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
+            pieces = snapped.pieces
+        cells = read_crops(model, page, boxes, cell_hidden, pieces, beam, force_beam, ctc_weight)
     else:
-        cells, box_list = [], []
+        cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, beam, force_beam)
+        cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
+    box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
     return Decoded(expand_structure(structure_tokens), cells, box_list, score)
+
+
+@torch.no_grad()
+def decode_bands(
+    model: EDD, image, page: torch.Tensor, cuts: list[int], width: int | None, beam: int = 1, device: torch.device | str = "cpu",
+    snap: bool = True, cell_beam: int | None = None, ctc_weight: float = 0.0, even_rows: bool = True,
+) -> Decoded | None:
+    """Decode a tall table's structure band by band (``cuts``: pixel rows of ``page``; ``width``: the
+    column slots every band's rows must fill, from the structure of the whole table), join the rows
+    (the first band's header rows stay the header; rowspans are clipped at their band's end) and read
+    the cells on the whole page.  None if no band holds a row."""
+    page_height = page.shape[1]
+    edges = [0, *cuts, page_height]
+    rows: list[list[str]] = []
+    header_rows = 0
+    hidden_parts, box_parts = [], []
+    score = 0.0
+    for band, (top, bottom) in enumerate(zip(edges, edges[1:])):
+        y0, y1 = round(top * image.height / page_height), round(bottom * image.height / page_height)
+        band_image = prepare_image(image.crop((0, y0, image.width, y1)), model.config).to(device)
+        tokens, cell_hidden, band_score, _, _ = decode_table_structure(model, band_image, beam, False, even_rows, width)
+        band_rows = _rows(tokens)
+        if not band_rows or not len(cell_hidden):
+            continue
+        if band == 0:
+            header_rows = sum(1 for _, in_head in band_rows if in_head)
+        rows += [_clip_rowspans(row, len(band_rows) - i) for i, (row, _) in enumerate(band_rows)]
+        boxes = model.box_head(cell_hidden)
+        boxes[:, [1, 3]] = (y0 + boxes[:, [1, 3]] * (y1 - y0)) / image.height  # band to page coordinates
+        hidden_parts.append(cell_hidden)
+        box_parts.append(boxes)
+        score += band_score
+    if not hidden_parts:
+        return None
+    structure_tokens = []
+    if header_rows:
+        structure_tokens += ["<thead>", *sum(rows[:header_rows], []), "</thead>"]
+    structure_tokens += ["<tbody>", *sum(rows[header_rows:], []), "</tbody>"]
+    return read_cells(model, structure_tokens, torch.cat(hidden_parts), torch.cat(box_parts), score, page, None, None,
+                      cell_beam or beam, False, snap, ctc_weight)
+
+
+def _rows(tokens: list[str]) -> list[tuple[list[str], bool]]:
+    """The rows of a repaired structure: (tokens from ``<tr>`` to ``</tr>``, in the header)."""
+    rows: list[tuple[list[str], bool]] = []
+    in_head = False
+    for token in tokens:
+        if token in ("<thead>", "</thead>"):
+            in_head = token == "<thead>"
+        elif token == "<tr>":
+            rows.append(([token], in_head))
+        elif rows and token not in ("<tbody>", "</tbody>"):
+            rows[-1][0].append(token)
+    return rows
+
+
+def _clip_rowspans(row: list[str], rows_left: int) -> list[str]:
+    """A row's tokens with every rowspan cut to the ``rows_left`` rows from it to its band's end."""
+    out: list[str] = []
+    for token in row:
+        if token.startswith(" rowspan="):
+            n = min(int(token.split('"')[1]), rows_left)
+            if n < 2:
+                continue
+            token = f' rowspan="{n}"'
+        if token == ">" and out and out[-1] == "<td":
+            out[-1] = "<td>"  # every span of the opening was cut
+            continue
+        out.append(token)
+    return out
 
 
 def read_crops(
@@ -147,10 +260,11 @@ def join_pieces(readings: list[list[str]]) -> list[str]:
 
 
 def decode_structure(
-    model: EDD, memory: torch.Tensor, beam: int = 1, force_beam: bool = False, even_rows: bool = True,
+    model: EDD, memory: torch.Tensor, beam: int = 1, force_beam: bool = False, even_rows: bool = True, width: int | None = None,
 ) -> tuple[list[int], torch.Tensor, float]:
     """Structure token ids (no <sos>/<eos>), the hidden state that emitted each, and the sequence
-    log-probability.  ``even_rows``: every row as wide as the first (``grid.GridState``)."""
+    log-probability.  ``even_rows``: every row as wide as the first without a colspan, or as
+    ``width`` column slots if given (``grid.GridState``)."""
     dec = model.structure_decoder
     vocab = model.structure_vocab
     max_len = model.config.max_structure_len
@@ -159,7 +273,7 @@ def decode_structure(
         memory_kv = [(k.expand(beam, -1, -1, -1), v.expand(beam, -1, -1, -1)) for k, v in memory_kv]
     caches = [dict() for _ in dec.layers]
     rule = GridRule(vocab) if even_rows else None
-    grids = [rule.new_state() for _ in range(max(beam, 1))] if rule else []
+    grids = [rule.new_state(width) for _ in range(max(beam, 1))] if rule else []
 
     def step(ids: torch.Tensor | None, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         if ids is None:

@@ -28,8 +28,11 @@ class GridRule:
         self.token_of = vocab.tokens
         self.size = len(vocab.tokens)
 
-    def new_state(self) -> GridState:
-        return GridState(self)
+    def new_state(self, width: int | None = None) -> GridState:
+        """A hypothesis's grid at its start; ``width``: the table's width if known beforehand."""
+        state = GridState(self)
+        state.width = width
+        return state
 
 
 class GridState:

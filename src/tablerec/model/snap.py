@@ -520,3 +520,31 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         out.boxes[i] = (x0 / width, top / height, x1 / width, bottom / height)
         out.pieces[i] = [(a / width, b / height, c / width, d / height) for a, b, c, d in _pieces(cell_words[i], text_height)]
     return out
+
+
+def band_cuts(page: np.ndarray, min_lines: int, lines_per_band: int) -> list[int]:
+    """Pixel rows at which to cut a tall table into bands of about ``lines_per_band`` text lines, for
+    decoding band by band (``beam.decode_image``); none if the page has fewer than ``min_lines`` lines.
+
+    Each cut goes in the widest gap between lines (a horizontal rule counting as two text heights
+    more) within a quarter band of where even bands would cut: rows are further apart than the lines
+    of one cell, so the widest gap is most likely between two rows.
+    """
+    clean, text_height, horizontal_rule, _ = remove_rules(binarize(page))
+    lines = text_lines(clean, text_height)
+    if len(lines) < max(min_lines, 2):
+        return []
+    n_bands = -(-len(lines) // lines_per_band)
+    per_band = len(lines) / n_bands
+    # Gap m lies between line m - 1 and line m.
+    score = [0.0] + [lines[m][0] - lines[m - 1][1] + 2 * text_height * float(horizontal_rule[lines[m - 1][1]: lines[m][0]].any())
+                     for m in range(1, len(lines))]
+    cuts: list[int] = []
+    for k in range(1, n_bands):
+        target = k * per_band
+        window = range(max(1, round(target - per_band / 4)), min(len(lines) - 1, round(target + per_band / 4)) + 1)
+        best = max(window, key=lambda m: score[m])
+        cut = (lines[best - 1][1] + lines[best][0]) // 2
+        if not cuts or cut > cuts[-1]:
+            cuts.append(cut)
+    return cuts
