@@ -1,8 +1,9 @@
 """Decoding an image with a trained EDD: greedy and beam search for both decoders, and repair.
 
 One image at a time: the structure decoder runs first (greedy, or a beam of
-``beam`` hypotheses), then every cell of the chosen structure is decoded as
-one batch by the cell decoder.  Both decoders keep a KV cache, so a step costs
+``beam`` hypotheses, each kept a grid by ``grid.GridState``; a tall table is
+decoded again band by band), then every cell of the chosen structure is
+decoded as one batch by the cell decoder.  Both decoders keep a KV cache, so a step costs
 one token's worth of compute.  Whatever the decoders emit, the result is a
 well-formed table: :func:`repair_structure` closes what is open and drops
 stray tokens, :func:`repair_cell_tokens` balances inline tags.
@@ -17,8 +18,8 @@ import torch
 
 from ..table import INLINE_TAG_TOKENS, logical_grid
 from .ctc import CTCPrefixScorer
-from .grid import GridRule
 from .edd import EDD, crop_cells, prepare_image, prepare_page
+from .grid import GridRule
 from .snap import band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
