@@ -20,6 +20,7 @@ from ..table import INLINE_TAG_TOKENS, logical_grid
 from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
+from .row_groups import merge_row_groups
 from .snap import band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
@@ -46,23 +47,27 @@ BAND_LINES = 16
 @torch.no_grad()
 def decode_image(
     model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True, cell_beam: int | None = None,
-    ctc_weight: float = 0.0, even_rows: bool = True, bands: bool = True,
+    ctc_weight: float = 0.0, even_rows: bool = True, bands: bool = True, row_groups: bool = True,
 ) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
     (``cell_beam``: the cell decoder's beam, by default ``beam``).  ``bands``: decode a tall table's
-    structure band by band (crop-reading models only)."""
+    structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
+    cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, prepare_image(image, model.config).to(device), beam,
                                                                                  False, even_rows)
+    decoded = None
     if bands and page is not None and tokens.count("<tr>") >= BAND_MIN_ROWS:
         cuts = band_cuts(page[0].cpu().numpy(), BAND_MIN_LINES, BAND_LINES)
         if cuts:
             width = grid_width(tokens) if even_rows else None
             decoded = decode_bands(model, image, page, cuts, width, beam, device, snap, cell_beam, ctc_weight, even_rows)
-            if decoded is not None:
-                return decoded
-    boxes = model.box_head(cell_hidden) if len(cell_hidden) else None
-    return read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, False, snap, ctc_weight)
+    if decoded is None:
+        boxes = model.box_head(cell_hidden) if len(cell_hidden) else None
+        decoded = read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, False, snap, ctc_weight)
+    if row_groups:
+        decoded.structure, decoded.cells, decoded.boxes = merge_row_groups(decoded.structure, decoded.cells, decoded.boxes)
+    return decoded
 
 
 @torch.no_grad()
