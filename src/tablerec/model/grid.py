@@ -1,10 +1,12 @@
-"""Structure decoding that keeps the table a grid: every row as wide as the first.
+"""Structure decoding that keeps the table a grid: every row as wide as the first plain one.
 
 Tables are grids: every row fills the same number of column slots, counting a cell's colspan and
 the slots a rowspan from a row above covers.  The structure decoder does not know this as a rule,
 and on tall tables it loses its place and writes rows of 1 or 26 cells (PubTabNet
-PMC2838834_005_00).  ``GridState`` follows one hypothesis token by token; once its first row has
-ended, that row's width is the table's, and ``mask`` forbids what would break it: ending a row
+PMC2838834_005_00).  ``GridState`` follows one hypothesis token by token; once its first row
+without a colspan has ended (header rows with colspans are where the decoder most often
+miscounts), that row's width is the table's, unless the width was given beforehand (a band of a
+tall table takes the whole table's).  ``mask`` then forbids what would break it: ending a row
 before its slots are filled, starting a cell in a full row, or a colspan running past the row's end.
 """
 
@@ -18,7 +20,7 @@ from .vocab import Vocab
 
 
 class GridRule:
-    """The token ids the grid rule needs, and the masks it applies, for one structure vocabulary."""
+    """The token ids the grid rule needs, for one structure vocabulary; ``new_state`` starts a hypothesis."""
 
     def __init__(self, vocab: Vocab) -> None:
         index = {token: i for i, token in enumerate(vocab.tokens)}
