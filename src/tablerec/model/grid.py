@@ -20,15 +20,22 @@ from .vocab import Vocab
 
 
 class GridRule:
-    """The token ids the grid rule needs, for one structure vocabulary; ``new_state`` starts a hypothesis."""
+    """The masks of the grid rule for one structure vocabulary, built once; ``new_state`` starts a hypothesis."""
 
     def __init__(self, vocab: Vocab) -> None:
-        index = {token: i for i, token in enumerate(vocab.tokens)}
-        self.cell_start = [index["<td>"], index["<td"]]
-        self.row_end = index["</tr>"]
-        self.colspans = {n: index[f' colspan="{n}"'] for n in range(2, 100) if f' colspan="{n}"' in index}
         self.token_of = vocab.tokens
-        self.size = len(vocab.tokens)
+        self.no_cell_start = self._forbidding(vocab, [vocab.index["<td>"], vocab.index["<td"]])
+        self.no_row_end = self._forbidding(vocab, [vocab.index["</tr>"]])
+        colspans = {int(t.split('"')[1]): i for i, t in enumerate(vocab.tokens) if t.startswith(" colspan=")}
+        # no_colspan_over[free]: the colspans wider than the ``free`` slots left in the row.
+        self.no_colspan_over = [self._forbidding(vocab, [i for n, i in colspans.items() if n > free]) for free in range(max(colspans) + 1)]
+
+    @staticmethod
+    def _forbidding(vocab: Vocab, token_ids: list[int]) -> torch.Tensor:
+        """An additive log-probability mask: 0, and -inf at ``token_ids``."""
+        mask = torch.zeros(len(vocab.tokens))
+        mask[token_ids] = float("-inf")
+        return mask
 
     def new_state(self, width: int | None = None) -> GridState:
         """A hypothesis's grid at its start; ``width``: the table's width if known beforehand."""
@@ -62,10 +69,9 @@ class GridState:
 
     def _place(self, colspan: int, rowspan: int) -> None:
         self.plain = self.plain and colspan == 1
-        for c in range(self.column, self.column + colspan):
-            if rowspan > 1:
-                while len(self.below) <= c:
-                    self.below.append(0)
+        if rowspan > 1:
+            self.below += [0] * (self.column + colspan - len(self.below))
+            for c in range(self.column, self.column + colspan):
                 self.below[c] = max(self.below[c], rowspan - 1)
         self.column += colspan
         self._skip_covered()
@@ -96,17 +102,11 @@ class GridState:
             self.opening = None
 
     def mask(self) -> torch.Tensor | None:
-        """Additive log-probability mask (0 allowed, -inf forbidden) for the next token, or None."""
+        """Additive log-probability mask (0 allowed, -inf forbidden) for the next token, or None.
+        The masks are the rule's, shared: not to be changed in place."""
         if self.width is None or not self.in_row:
             return None
         free = self.width - self.column
-        mask = torch.zeros(self.rule.size)
         if self.opening is not None:
-            for n, token_id in self.rule.colspans.items():
-                if n > free:
-                    mask[token_id] = float("-inf")
-        elif free <= 0:
-            mask[self.rule.cell_start] = float("-inf")
-        else:
-            mask[self.rule.row_end] = float("-inf")
-        return mask
+            return self.rule.no_colspan_over[min(max(free, 0), len(self.rule.no_colspan_over) - 1)]
+        return self.rule.no_cell_start if free <= 0 else self.rule.no_row_end

@@ -537,8 +537,7 @@ def band_cuts(page: np.ndarray, min_lines: int, lines_per_band: int) -> list[int
     n_bands = -(-len(lines) // lines_per_band)
     per_band = len(lines) / n_bands
     # Gap m lies between line m - 1 and line m.
-    score = [0.0] + [lines[m][0] - lines[m - 1][1] + 2 * text_height * float(horizontal_rule[lines[m - 1][1]: lines[m][0]].any())
-                     for m in range(1, len(lines))]
+    score = [0.0, *(_gaps(lines) + 2 * text_height * _ruled(lines, horizontal_rule)).tolist()]
     cuts: list[int] = []
     for k in range(1, n_bands):
         target = k * per_band
