@@ -147,6 +147,23 @@ def test_rows_never_take_lines_across_a_horizontal_rule():
     assert rows[0] == (0, 1) and rows[1] is not None and rows[1][0] == 1
 
 
+def test_wrapped_label_lines_of_a_wide_table_are_judged_as_one_row():
+    # Eight columns; a row whose first line fills all of them, then two wrapped lines of the two
+    # label columns alone, then the next row.  The two label lines fill the same two columns, but
+    # not half the table's: they are not taken for two rows; the full lines after them are.
+    from tablerec.model.snap import column_gap_costs
+
+    left = np.arange(8) * 100.0
+    right = left + 60
+    full = [(int(a), int(b)) for a, b in zip(left, right)]
+    labels = full[:2]
+    lines = [(10, 20), (24, 34), (38, 48), (60, 70), (74, 84)]
+    line_words = [full, labels, labels, full, full]
+    join, split = column_gap_costs(lines, line_words, left, right)
+    assert join[1] < split[1]  # the two label lines: one row
+    assert join[3] > split[3]  # two full lines a row gap apart: two rows
+
+
 def test_a_bold_word_is_not_a_rule_but_a_thin_line_is():
     from PIL import ImageDraw
 
