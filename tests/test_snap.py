@@ -151,7 +151,7 @@ def test_wrapped_label_lines_of_a_wide_table_are_judged_as_one_row():
     # Eight columns; a row whose first line fills all of them, then two wrapped lines of the two
     # label columns alone, then the next row.  The two label lines fill the same two columns, but
     # not half the table's: they are not taken for two rows; the full lines after them are.
-    from tablerec.model.snap import column_gap_costs
+    from tablerec.model.snap import new_row_shares
 
     left = np.arange(8) * 100.0
     right = left + 60
@@ -159,9 +159,9 @@ def test_wrapped_label_lines_of_a_wide_table_are_judged_as_one_row():
     labels = full[:2]
     lines = [(10, 20), (24, 34), (38, 48), (60, 70), (74, 84)]
     line_words = [full, labels, labels, full, full]
-    join, split = column_gap_costs(lines, line_words, left, right)
-    assert join[1] < split[1]  # the two label lines: one row
-    assert join[3] > split[3]  # two full lines a row gap apart: two rows
+    shares = new_row_shares(lines, line_words, left, right)
+    assert shares[1] < 0.5  # the two label lines: one row
+    assert shares[3] > 0.5  # two full lines a row gap apart: two rows
 
 
 def test_a_bold_word_is_not_a_rule_but_a_thin_line_is():

@@ -20,7 +20,8 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
    the box head put each column (a vertical rule never inside one).  Where the page does not
    show a column, its extent is the median of the predicted boxes of its cells.
 5. With the columns known, align the rows again, now also judging each gap between two lines by the
-   columns the two fill (``column_gap_costs``: shares of a new row counted on synthetic tables).
+   columns the two fill (``new_row_shares``: shares of a new row counted on synthetic tables).
+   Two rows the page shows as one cell's lines are reported (``Snapped.joined_rows``).
 6. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
    cell of that row whose columns it overlaps most (or is nearest to).
 7. A cell's box spans its words across and their text lines down, each line at least as tall as the
@@ -32,7 +33,7 @@ Everything is NumPy on the page as the crop reader sees it (``prepare_page``: in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,6 +61,9 @@ LINE_BOX_HEIGHT = 1.7
 # 1.7-text-height line with half a line box of margin each side: 32 / 3.4 pixels per text height, 256
 # wide less margins); wider lines are read in pieces cut between words.
 MAX_PIECE_WIDTH = 20.0
+# Two rows whose lines meet at a gap where a new row starts less often than this (``new_row_shares``:
+# one line's columns within the other's, closer than 0.8 of the row gap) are one row split in two.
+JOINED_ROW_SHARE = 0.1
 
 
 @dataclass
@@ -68,6 +72,9 @@ class Snapped:
     # Per cell, the boxes (normalised) to read it from one after another: one per text line, long
     # lines cut between words into pieces of at most MAX_PIECE_WIDTH; [] for a cell with no words.
     pieces: list[list[tuple[float, float, float, float]]]
+    # Rows r whose next row r + 1 the page shows as part of r: lines of one cell, split between two
+    # rows (``row_joins.join_rows`` joins them).
+    joined_rows: list[int] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -393,13 +400,14 @@ def column_extents(
     return left, right
 
 
-def column_gap_costs(
+def new_row_shares(
     lines: list[tuple[int, int]],
     line_words: list[list[tuple[int, int]]],
     left: np.ndarray,
     right: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """``gap_costs`` judged by the columns each line has words in, or None if the page gives no
+) -> np.ndarray | None:
+    """Per gap between consecutive lines, how likely a new row starts there, judged by the columns
+    (extents ``left``, ``right``; NaN: unknown) each line has words in; None if the page gives no
     measure.  The shares of a new row below were counted on 98 synthetic tables (``tablerec synth
     -n 100 --seed 555``, default distribution; not the model card's held-out seed 777) with their
     true columns.  Two consecutive lines that both fill two or more columns, mostly the same ones
@@ -410,8 +418,7 @@ def column_gap_costs(
     (or both fill the same single column) the gap decides, measured in the table's row gap (the
     median gap between lines of the first kind): under 0.5 of it the two lines are one row (167 of
     167 times), 0.5-0.8: one row 129 of 141 times; 0.8 or more: two rows if one line's columns are a
-    strict subset of the other's (280 of 296), else one (18 of 25).  Costs are -log of those shares,
-    kept within 0.02..0.98."""
+    strict subset of the other's (280 of 296), else one (18 of 25).  Kept within 0.02..0.98."""
     n_gaps = len(lines) - 1
     known = ~(np.isnan(left) | np.isnan(right))
     if n_gaps < 1 or not known.any():
@@ -444,7 +451,7 @@ def column_gap_costs(
             p_new[m] = 0.09
         else:
             p_new[m] = 0.28 if a == b else 0.95
-    return -np.log(1 - p_new) * COLUMN_GAP_WEIGHT, -np.log(p_new) * COLUMN_GAP_WEIGHT
+    return p_new
 
 
 def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, int, int]]) -> Snapped:
@@ -456,7 +463,8 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     out = Snapped(boxes.copy(), [[] for _ in range(n)])
     if n == 0:
         return out
-    clean, text_height, horizontal_rule, vertical_rule = remove_rules(binarize(page))
+    ink = binarize(page)
+    clean, text_height, horizontal_rule, vertical_rule = remove_rules(ink)
     lines = text_lines(clean, text_height)
     if not lines:
         return out
@@ -485,10 +493,23 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     on_page = ~np.isnan(ink_left)
     left[on_page], right[on_page] = ink_left[on_page], ink_right[on_page]
     # With the columns known, the lines can be judged by which columns they fill: align again.
-    column_costs = column_gap_costs(lines, line_words, left, right)
-    if column_costs is not None:
-        join, split = first_costs[0] + column_costs[0], first_costs[1] + column_costs[1]
+    shares = new_row_shares(lines, line_words, left, right)
+    if shares is not None:
+        # Costs: -log of the shares, weighted.
+        join = first_costs[0] - np.log(1 - shares) * COLUMN_GAP_WEIGHT
+        split = first_costs[1] - np.log(shares) * COLUMN_GAP_WEIGHT
         row_lines = align_rows(lines, anchors, join, split)
+        # Rows the page shows as one: the last line of one and the first of the next are set as
+        # the lines of one cell (``JOINED_ROW_SHARE``).  Not in a filled area: the words found in
+        # light text on a dark band are fragments of letters (cTDaR t10053's header).
+        joined = [
+            r for r in range(n_rows - 1)
+            if row_lines[r] is not None and row_lines[r + 1] is not None and row_lines[r][1] == row_lines[r + 1][0]
+            and shares[row_lines[r][1] - 1] < JOINED_ROW_SHARE
+        ]
+        if joined:
+            filled = filled_areas(ink).any(axis=1)
+            out.joined_rows = [r for r in joined if not any(filled[slice(*lines[m])].any() for m in range(row_lines[r][0], row_lines[r + 1][1]))]
     for i, (_, c, _, cs) in enumerate(grid):
         if not np.isnan(left[c]) and not np.isnan(right[c + cs - 1]) and left[c] < right[c + cs - 1]:
             reach[i] = left[c], right[c + cs - 1]

@@ -1,0 +1,99 @@
+"""Rows the page joins: a cell of several text lines that the structure decoder split into rows.
+
+A wrapped header ("Year ended" over "December 31") or a label of two lines often comes out of the
+structure decoder as a row per line, most of all on cTDaR's financial tables.  Snapping sees it:
+the last line of one row and the first of the next are set as the lines of one cell (one line's
+columns within the other's, closer together than rows are; ``snap.Snapped.joined_rows``).
+``join_rows`` then removes the lower row and gives its columns to the cells above it, so that the
+cell is read whole.  A row is joined only where that is simple and safe: both rows in the body (a
+header's rows often differ in their spans: joined on cTDaR, they kept the upper row's cells where
+the lower row's were right), no cell of the lower row spanning rows, and every cell of it exactly
+under a cell of the row above (the same columns).
+"""
+
+from __future__ import annotations
+
+from ..table import logical_grid
+
+
+def join_rows(structure: list[str], joined: list[int]) -> tuple[list[str], list[int]] | None:
+    """``structure`` (expanded PubTabNet tokens) with each row ``r + 1`` for ``r`` in ``joined``
+    folded into row ``r``.  Returns the new structure and, per cell of the old one, the index of the
+    new cell it is now part of (a kept cell: itself, renumbered); None if no row could be joined."""
+    n_cells = sum(1 for t in structure if t in ("<td>", "<td"))
+    into = list(range(n_cells))  # old cell -> current cell
+    changed = False
+    for r in sorted(set(joined), reverse=True):  # bottom up: a chain of joins folds into its top row
+        result = _join_one(structure, r)
+        if result is None:
+            continue
+        structure, mapping = result
+        into = [mapping[c] for c in into]
+        changed = True
+    return (structure, into) if changed else None
+
+
+def _join_one(structure: list[str], r: int) -> tuple[list[str], list[int]] | None:
+    """Fold row ``r + 1`` into row ``r``: (new structure, old cell -> new cell), or None if unsafe."""
+    grid = logical_grid(structure)
+    covering = [i for i, (row, _, rowspan, _, _) in enumerate(grid) if row <= r < row + rowspan]
+    lower = [i for i, (row, *_) in enumerate(grid) if row == r + 1]
+    n_rows = max((row + rowspan for row, _, rowspan, _, _ in grid), default=0)
+    if not covering or r + 1 >= n_rows:
+        return None
+    if any(grid[i][4] for i in covering + lower):
+        return None  # header rows: their cells of several lines are often rows of their own
+    target: dict[int, int] = {}
+    for i in lower:
+        _, col, rowspan, colspan, _ = grid[i]
+        above = [j for j in covering if grid[j][1] == col and grid[j][3] == colspan]
+        if rowspan > 1 or len(above) != 1:
+            return None  # not a cell exactly under one of the row above: the two rows disagree on the columns
+        target[i] = above[0]
+    # Cells from above that span over row r + 1 lose that row.
+    shrink = {j for j in covering if grid[j][0] + grid[j][2] > r + 1}
+    out: list[str] = []
+    row, cell = -1, -1
+    skipping = False
+    opening: list[str] | None = None
+    for token in structure:
+        if token == "<tr>":
+            row += 1
+            skipping = row == r + 1
+        if skipping:
+            if token in ("<td>", "<td"):
+                cell += 1
+            if token == "</tr>":
+                skipping = False
+            continue
+        if token == "<td>":
+            cell += 1
+        elif token == "<td":
+            cell += 1
+            opening = []
+            continue
+        if opening is not None:
+            if token != ">":
+                opening.append(token)
+                continue
+            if cell in shrink:
+                opening = [_shrunk(a) for a in opening]
+                opening = [a for a in opening if a]
+            out += ["<td", *opening, ">"] if opening else ["<td>"]
+            opening = None
+            continue
+        out.append(token)
+    removed = set(target)
+    renumber = {}
+    for i in range(len(grid)):
+        if i not in removed:
+            renumber[i] = len(renumber)
+    return out, [renumber[target.get(i, i)] for i in range(len(grid))]
+
+
+def _shrunk(attribute: str) -> str:
+    """A cell opening's attribute token with its rowspan one less ('' when it comes to 1)."""
+    if not attribute.startswith(" rowspan="):
+        return attribute
+    n = int(attribute.split('"')[1]) - 1
+    return f' rowspan="{n}"' if n > 1 else ""

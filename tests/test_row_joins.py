@@ -1,0 +1,116 @@
+"""Rows the page joins: a cell's second line, decoded as a row of its own, is folded back."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from tablerec.model.edd import EDDConfig, prepare_page
+from tablerec.model.row_joins import join_rows
+from tablerec.model.snap import snap_boxes
+from tablerec.table import logical_grid
+
+
+def _structure(rows: list[list[str]], head: int = 0) -> list[str]:
+    """Expanded structure tokens from rows of cell openings ('<td>' or '<td rowspan="2">')."""
+    out: list[str] = []
+
+    def row_tokens(row: list[str]) -> list[str]:
+        tokens = ["<tr>"]
+        for opening in row:
+            if opening == "<td>":
+                tokens += ["<td>", "</td>"]
+            else:
+                tokens += ["<td", " " + opening[4:-1], ">", "</td>"]
+        return tokens + ["</tr>"]
+
+    if head:
+        out += ["<thead>", *sum((row_tokens(r) for r in rows[:head]), []), "</thead>"]
+    out += ["<tbody>", *sum((row_tokens(r) for r in rows[head:]), []), "</tbody>"]
+    return out
+
+
+def test_a_row_is_folded_into_the_row_above():
+    structure = _structure([["<td>", "<td>"], ["<td>", "<td>"], ["<td>", "<td>"]])
+    new, into = join_rows(structure, [0])
+    assert new == _structure([["<td>", "<td>"], ["<td>", "<td>"]])
+    assert into == [0, 1, 0, 1, 2, 3]  # the second row's cells are now part of the first row's
+
+
+def test_a_chain_of_joins_folds_into_its_top_row_and_rowspans_shrink():
+    structure = _structure([['<td rowspan="3">', "<td>"], ["<td>"], ["<td>"], ["<td>", "<td>"]])
+    new, into = join_rows(structure, [0, 1])
+    assert new == _structure([["<td>", "<td>"], ["<td>", "<td>"]])
+    assert into == [0, 1, 1, 1, 2, 3]
+
+
+def test_rows_are_joined_in_the_body_only_and_where_their_columns_agree():
+    header_and_body = _structure([["<td>", "<td>"], ["<td>", "<td>"]], head=1)
+    assert join_rows(header_and_body, [0]) is None
+    header = _structure([["<td>", "<td>"], ["<td>", "<td>"], ["<td>", "<td>"]], head=2)
+    assert join_rows(header, [0]) is None
+    spanning_below = _structure([["<td>", "<td>"], ['<td colspan="2">']])
+    assert join_rows(spanning_below, [0]) is None
+    spanning_above = _structure([['<td colspan="2">'], ["<td>", "<td>"]])
+    assert join_rows(spanning_above, [0]) is None
+    assert join_rows(spanning_below, [5]) is None  # no such row
+
+
+def _font(size: int):
+    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"):
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default()
+
+
+XS = (10, 150, 240, 320)  # the four columns' left edges
+
+
+def _wrapped_label_page() -> np.ndarray:
+    """Four columns; the first row's label wraps onto a second line ("continued"), set as close as
+    the lines of one cell; two more rows."""
+    image = Image.new("L", (400, 130), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    draw.text((XS[0], 10), "Wrapped label", font=font, fill=0)
+    for x, text in zip(XS[1:], ("12.5", "3,410", "0.82")):
+        draw.text((x, 10), text, font=font, fill=0)
+    draw.text((XS[0], 27), "continued here", font=font, fill=0)
+    for y, values in ((62, ("7.1", "2,003", "0.44")), (96, ("9.8", "1,977", "0.51"))):
+        draw.text((XS[0], y), "Another row", font=font, fill=0)
+        for x, text in zip(XS[1:], values):
+            draw.text((x, y), text, font=font, fill=0)
+    return prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+
+
+def _decoded_as_four_rows() -> tuple[list[str], np.ndarray]:
+    """What the decoder made of it: four rows of four cells, the label's second line a row of its
+    own; the box head's boxes where it thought each row was, each column at its text."""
+    structure = _structure([["<td>"] * 4] * 4)
+    tops = (10, 27, 62, 96)
+    boxes = np.array([[XS[c] / 400, tops[r] / 130, (XS[c] + 70) / 400, (tops[r] + 16) / 130] for r in range(4) for c in range(4)])
+    return structure, boxes
+
+
+def test_snapping_reports_a_wrapped_label_decoded_as_its_own_row():
+    page = _wrapped_label_page()
+    structure, boxes = _decoded_as_four_rows()
+    grid = [place[:4] for place in logical_grid(structure)]
+    snapped = snap_boxes(page, boxes, grid)
+    assert snapped.joined_rows == [0]
+    new, into = join_rows(structure, snapped.joined_rows)
+    assert new.count("<tr>") == 3
+    joined = snap_boxes(page, boxes[[into.index(k) for k in range(max(into) + 1)]], [p[:4] for p in logical_grid(new)])
+    assert len(joined.pieces[0]) == 2  # the label is read from both its lines
+
+
+
+def test_no_rows_are_joined_on_a_dark_band(ctdar):
+    # cTDaR t10053's header is light text on a dark band, which binarises to fragments of letters
+    # that looked like the first body row's upper lines: joined, the table lost a row.
+    from tablerec.inference import Predictor
+
+    table = Predictor().recognize(ctdar / "images" / "cTDaR_t10053_0.png")
+    assert table.n_rows == 6
