@@ -258,8 +258,9 @@ def add_predict_parser(sub) -> None:
                    help="decode a tall table's structure from the whole image (default: band by band from 20 rows on)")
     p.add_argument("--no-row-groups", action="store_true",
                    help="keep empty first cells under a label (default: a repeated label-over-empty-cells pattern becomes rowspans)")
-    p.add_argument("--no-row-joins", action="store_true",
-                   help="keep every decoded row (default: a row the page shows as the lower lines of the row above is folded into it)")
+    p.add_argument("--no-structure-edits", action="store_true",
+                   help="keep the decoded rows and cells (default: a row the page shows as the lower lines of the row above is folded "
+                        "into it, and a spanning cell whose words stand in separate columns is split)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 
@@ -281,7 +282,7 @@ def cmd_predict(args) -> int:
     try:
         predictor = Predictor(args.model, device=args.device, beam=args.beam, snap=not args.no_snap, cell_beam=args.cell_beam,
                               ctc_weight=DEFAULT_CTC_WEIGHT if args.ctc_weight is None else args.ctc_weight, even_rows=not args.uneven_rows,
-                              bands=not args.no_bands, row_groups=not args.no_row_groups, row_joins=not args.no_row_joins)
+                              bands=not args.no_bands, row_groups=not args.no_row_groups, structure_edits=not args.no_structure_edits)
     except Exception as exc:  # a missing, truncated or foreign checkpoint: one line, no traceback
         fail(f"cannot load model {args.model or '(shipped default)'}: {exc}")
     out = open(args.out, "w", encoding="utf-8") if args.out else None

@@ -76,14 +76,15 @@ class Predictor:
     (``tablerec.model.grid``); False lets the structure decoder write rows of any width.  ``bands``:
     decode the structure of a tall table (20 rows or more) band by band (``tablerec.model.beam``).
     ``row_groups``: a label over empty first cells, in two groups or more, becomes rowspan cells
-    (``tablerec.model.row_groups``).  ``row_joins``: a row that the page shows as the lower lines of
-    the row above is folded into it (``tablerec.model.row_joins``).
+    (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
+    lines of the row above is folded into it, and a spanning cell whose words stand in separate columns
+    is split (``tablerec.model.structure_edits``).
     """
 
     def __init__(
         self, checkpoint: str | os.PathLike | None = None, device: str | torch.device | None = None, beam: int = 1, snap: bool = True,
         cell_beam: int | None = None, ctc_weight: float = DEFAULT_CTC_WEIGHT, even_rows: bool = True, bands: bool = True,
-        row_groups: bool = True, row_joins: bool = True,
+        row_groups: bool = True, structure_edits: bool = True,
     ) -> None:
         path = Path(checkpoint) if checkpoint is not None else DEFAULT_WEIGHTS
         if not path.is_file():
@@ -100,7 +101,7 @@ class Predictor:
         self.even_rows = even_rows
         self.bands = bands
         self.row_groups = row_groups
-        self.row_joins = row_joins
+        self.structure_edits = structure_edits
         if not 0.0 <= ctc_weight < 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1): {ctc_weight}")
         self.ctc_weight = float(ctc_weight)
@@ -113,7 +114,7 @@ class Predictor:
         filename = "" if not isinstance(image_or_path, (str, os.PathLike)) else Path(image_or_path).name
         decoded = decode_image(self.model, image, beam=beam or self.beam, device=self.device, snap=self.snap, cell_beam=cell_beam or self.cell_beam,
                                ctc_weight=self.ctc_weight, even_rows=self.even_rows, bands=self.bands,
-                               row_groups=self.row_groups, row_joins=self.row_joins)
+                               row_groups=self.row_groups, structure_edits=self.structure_edits)
         return decoded_to_table(decoded, image.size, filename)
 
     def predict_record(self, path: str | os.PathLike) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
-from .row_joins import join_rows
+from .structure_edits import join_rows, split_cells
 from .snap import band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
@@ -48,13 +48,14 @@ BAND_LINES = 16
 @torch.no_grad()
 def decode_image(
     model: EDD, image, beam: int = 1, device: torch.device | str = "cpu", snap: bool = True, cell_beam: int | None = None,
-    ctc_weight: float = 0.0, even_rows: bool = True, bands: bool = True, row_groups: bool = True, row_joins: bool = True,
+    ctc_weight: float = 0.0, even_rows: bool = True, bands: bool = True, row_groups: bool = True, structure_edits: bool = True,
 ) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
     (``cell_beam``: the cell decoder's beam, by default ``beam``).  ``bands``: decode a tall table's
     structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
-    cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``row_joins``: a row
-    the page shows as the lower lines of the row above is folded into it (``read_cells``)."""
+    cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
+    row the page shows as the lower lines of the row above is folded into it, and a spanning cell
+    whose words stand in separate columns is split (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, prepare_image(image, model.config).to(device), beam,
                                                                                  False, even_rows)
@@ -63,11 +64,11 @@ def decode_image(
         cuts = band_cuts(page[0].cpu().numpy(), BAND_MIN_LINES, BAND_LINES)
         if cuts:
             width = grid_width(tokens) if even_rows else None
-            decoded = decode_bands(model, image, page, cuts, width, beam, device, snap, cell_beam, ctc_weight, even_rows, row_joins)
+            decoded = decode_bands(model, image, page, cuts, width, beam, device, snap, cell_beam, ctc_weight, even_rows, structure_edits)
     if decoded is None:
         boxes = model.box_head(cell_hidden) if len(cell_hidden) else None
         decoded = read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, False, snap, ctc_weight,
-                             row_joins)
+                             structure_edits)
     if row_groups:
         decoded.structure, decoded.cells, decoded.boxes = merge_row_groups(decoded.structure, decoded.cells, decoded.boxes)
     return decoded
@@ -115,11 +116,12 @@ def grid_width(tokens: list[str]) -> int:
 def read_cells(
     model: EDD, structure_tokens: list[str], cell_hidden: torch.Tensor, boxes: torch.Tensor | None, score: float,
     page: torch.Tensor | None, cell_memory: torch.Tensor | None, cell_grid, beam: int, force_beam: bool, snap: bool, ctc_weight: float,
-    row_joins: bool = True,
+    structure_edits: bool = True,
 ) -> Decoded:
     """The cell text of a decoded structure: from crops of the page (snapped first) or, for models that
-    read the table memory, from ``cell_memory``.  ``row_joins``: a row that snapping finds to be the
-    lower lines of the row above is folded into it (``row_joins.join_rows``)."""
+    read the table memory, from ``cell_memory``.  ``structure_edits``: a row that snapping finds to be
+    the lower lines of the row above is folded into it (``structure_edits.join_rows``), and a spanning
+    cell whose words stand in separate columns is made a cell per column (``structure_edits.split_cells``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
         return Decoded(structure, [], [], score)
@@ -131,7 +133,7 @@ def read_cells(
         if len(grid) == len(cell_hidden) > 0:  # one grid place per cell: always so for a repaired structure
             ink = page[0].cpu().numpy()
             snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
-            joined = join_rows(structure, snapped.joined_rows) if row_joins and snapped.joined_rows else None
+            joined = join_rows(structure, snapped.joined_rows) if structure_edits and snapped.joined_rows else None
             if joined is not None:
                 # A row the page shows as the lines of the row above: fold it in (its cells' boxes
                 # into those of the cells they join, so that snapping anchors the row on both) and snap again.
@@ -140,6 +142,19 @@ def read_cells(
                 keep = torch.tensor([m[0] for m in members], dtype=torch.long)  # the cell of the upper row
                 boxes = torch.stack([torch.cat([boxes[m, :2].min(0).values, boxes[m, 2:].max(0).values]) for m in members])
                 cell_hidden = cell_hidden[keep]
+                grid = [place[:4] for place in logical_grid(structure)]
+                snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
+            split = split_cells(structure, list(snapped.split_cells)) if structure_edits and snapped.split_cells else None
+            if split is not None:
+                # A spanning cell whose words stand in separate columns: a cell per column, each
+                # with the spanning cell's state and its column's extent, and snap again.
+                structure, source = split
+                boxes = boxes[torch.tensor(source, dtype=torch.long)].clone()
+                for new, old in enumerate(source):
+                    if old in snapped.split_cells:
+                        k = source.index(old)
+                        boxes[new, [0, 2]] = torch.tensor(snapped.split_cells[old][new - k], dtype=boxes.dtype)
+                cell_hidden = cell_hidden[torch.tensor(source, dtype=torch.long)]
                 grid = [place[:4] for place in logical_grid(structure)]
                 snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
@@ -155,7 +170,7 @@ def read_cells(
 @torch.no_grad()
 def decode_bands(
     model: EDD, image, page: torch.Tensor, cuts: list[int], width: int | None, beam: int = 1, device: torch.device | str = "cpu",
-    snap: bool = True, cell_beam: int | None = None, ctc_weight: float = 0.0, even_rows: bool = True, row_joins: bool = True,
+    snap: bool = True, cell_beam: int | None = None, ctc_weight: float = 0.0, even_rows: bool = True, structure_edits: bool = True,
 ) -> Decoded | None:
     """Decode a tall table's structure band by band (``cuts``: pixel rows of ``page``; ``width``: the
     column slots every band's rows must fill, from the structure of the whole table), join the rows
@@ -189,7 +204,7 @@ def decode_bands(
         structure_tokens += ["<thead>", *sum(rows[:header_rows], []), "</thead>"]
     structure_tokens += ["<tbody>", *sum(rows[header_rows:], []), "</tbody>"]
     return read_cells(model, structure_tokens, torch.cat(hidden_parts), torch.cat(box_parts), score, page, None, None,
-                      cell_beam or beam, False, snap, ctc_weight, row_joins)
+                      cell_beam or beam, False, snap, ctc_weight, structure_edits)
 
 
 def _rows(tokens: list[str]) -> list[tuple[list[str], bool]]:

@@ -21,7 +21,8 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
    show a column, its extent is the median of the predicted boxes of its cells.
 5. With the columns known, align the rows again, now also judging each gap between two lines by the
    columns the two fill (``new_row_shares``: shares of a new row counted on synthetic tables).
-   Two rows the page shows as one cell's lines are reported (``Snapped.joined_rows``).
+   Two rows the page shows as one cell's lines are reported (``Snapped.joined_rows``), and so are
+   spanning cells whose words stand in separate columns (``Snapped.split_cells``).
 6. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
    cell of that row whose columns it overlaps most (or is nearest to).
 7. A cell's box spans its words across and their text lines down, each line at least as tall as the
@@ -64,6 +65,8 @@ MAX_PIECE_WIDTH = 20.0
 # Two rows whose lines meet at a gap where a new row starts less often than this (``new_row_shares``:
 # one line's columns within the other's, closer than 0.8 of the row gap) are one row split in two.
 JOINED_ROW_SHARE = 0.1
+# Words of two cells side by side are further apart than a word space (about 0.3-0.5 text heights).
+SPLIT_GAP = 1.5
 
 
 @dataclass
@@ -73,8 +76,11 @@ class Snapped:
     # lines cut between words into pieces of at most MAX_PIECE_WIDTH; [] for a cell with no words.
     pieces: list[list[tuple[float, float, float, float]]]
     # Rows r whose next row r + 1 the page shows as part of r: lines of one cell, split between two
-    # rows (``row_joins.join_rows`` joins them).
+    # rows (``structure_edits.join_rows`` joins them).
     joined_rows: list[int] = field(default_factory=list)
+    # Spanning cells whose words are the text of separate cells, one per column it spans: cell ->
+    # each column's extent (normalised x0, x1) (``structure_edits.split_cells`` splits them).
+    split_cells: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -545,7 +551,37 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         top, bottom = min(w[1] for w in cell_words[i]), max(w[3] for w in cell_words[i])
         out.boxes[i] = (x0 / width, top / height, x1 / width, bottom / height)
         out.pieces[i] = [(a / width, b / height, c / width, d / height) for a, b, c, d in _pieces(cell_words[i], text_height)]
+    for i, (_, c, rs, cs) in enumerate(grid):
+        if cs > 1 and rs == 1 and cell_words[i]:
+            columns = _separate_columns(cell_words[i], left[c: c + cs], right[c: c + cs], text_height)
+            if columns is not None:
+                out.split_cells[i] = [(x0 / width, x1 / width) for x0, x1 in columns]
     return out
+
+
+def _separate_columns(cell_words: list[tuple[int, int, int, int]], left: np.ndarray, right: np.ndarray,
+                      text_height: float) -> list[tuple[float, float]] | None:
+    """The extents of the columns a spanning cell spans, if its words are the text of separate cells
+    (``Snapped.split_cells``): every word overlaps the ink of one column (with half a text height's
+    slack) and no other, two columns or more have words, and on each line the words of neighbouring
+    columns are further apart than a word space (a centred title over the columns has single spaces
+    between its words)."""
+    if np.isnan(left).any() or np.isnan(right).any():
+        return None
+    slack = 0.5 * text_height
+    placed = []
+    for x0, top, x1, _ in cell_words:
+        inside = [k for k in range(len(left)) if left[k] - slack < x1 and x0 < right[k] + slack]
+        if len(inside) != 1:
+            return None
+        placed.append((top, x0, x1, inside[0]))
+    if len({k for *_, k in placed}) < 2:
+        return None
+    placed.sort()
+    for (top_a, _, end_a, col_a), (top_b, start_b, _, col_b) in zip(placed, placed[1:]):
+        if top_a == top_b and col_a != col_b and start_b - end_a < SPLIT_GAP * text_height:
+            return None
+    return [(float(a), float(b)) for a, b in zip(left, right)]
 
 
 def band_cuts(page: np.ndarray, min_lines: int, lines_per_band: int) -> list[int]:

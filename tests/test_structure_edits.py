@@ -1,4 +1,5 @@
-"""Rows the page joins: a cell's second line, decoded as a row of its own, is folded back."""
+"""Structure edits the page calls for: a cell's second line decoded as a row of its own is folded
+back; a spanning cell whose words stand in separate columns is split."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tablerec.model.edd import EDDConfig, prepare_page
-from tablerec.model.row_joins import join_rows
+from tablerec.model.structure_edits import join_rows, split_cells
 from tablerec.model.snap import snap_boxes
 from tablerec.table import logical_grid
 
@@ -114,3 +115,38 @@ def test_no_rows_are_joined_on_a_dark_band(ctdar):
 
     table = Predictor().recognize(ctdar / "images" / "cTDaR_t10053_0.png")
     assert table.n_rows == 6
+
+
+def test_a_spanning_cell_is_split_into_its_columns():
+    structure = _structure([["<td>", '<td colspan="3">'], ["<td>", "<td>", "<td>", "<td>"]])
+    new, source = split_cells(structure, [1])
+    assert new == _structure([["<td>"] * 4] * 2)
+    assert source == [0, 1, 1, 1, 2, 3, 4, 5]
+    assert split_cells(structure, [0]) is None  # not a spanning cell
+    assert split_cells(_structure([['<td rowspan="2" colspan="2">'], []]), [0]) is None  # spans rows too
+
+
+def test_snapping_reports_a_spanning_cell_whose_words_stand_in_separate_columns():
+    # A title centred over three columns stays one cell; a units row that the decoder made one
+    # spanning cell, "(RMB)" under each column, is three cells.
+    image = Image.new("L", (400, 130), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    draw.text((170, 8), "As of December 31", font=font, fill=0)
+    for x in XS[1:]:
+        draw.text((x, 30), "(RMB)", font=font, fill=0)
+    for y, values in ((62, ("7.1", "2,003", "0.44")), (96, ("9.8", "1,977", "0.51"))):
+        draw.text((XS[0], y), "A row", font=font, fill=0)
+        for x, text in zip(XS[1:], values):
+            draw.text((x, y), text, font=font, fill=0)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    structure = _structure([["<td>", '<td colspan="3">'], ["<td>", '<td colspan="3">'], ["<td>"] * 4, ["<td>"] * 4])
+    grid = [place[:4] for place in logical_grid(structure)]
+    tops = (8, 30, 62, 96)
+    boxes = []
+    for r, c, _, cs in grid:
+        right = XS[c + cs - 1] + 70 if c + cs < 4 else 395
+        boxes.append([XS[c] / 400, tops[r] / 130, right / 400, (tops[r] + 16) / 130])
+    snapped = snap_boxes(page, np.array(boxes), grid)
+    assert list(snapped.split_cells) == [3]  # the units row's spanning cell, not the title
+    assert len(snapped.split_cells[3]) == 3

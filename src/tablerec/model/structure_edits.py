@@ -1,14 +1,19 @@
-"""Rows the page joins: a cell of several text lines that the structure decoder split into rows.
+"""Structure edits that the page calls for, made after snapping and before the cells are read.
 
-A wrapped header ("Year ended" over "December 31") or a label of two lines often comes out of the
-structure decoder as a row per line, most of all on cTDaR's financial tables.  Snapping sees it:
-the last line of one row and the first of the next are set as the lines of one cell (one line's
-columns within the other's, closer together than rows are; ``snap.Snapped.joined_rows``).
-``join_rows`` then removes the lower row and gives its columns to the cells above it, so that the
-cell is read whole.  A row is joined only where that is simple and safe: both rows in the body (a
-header's rows often differ in their spans: joined on cTDaR, they kept the upper row's cells where
-the lower row's were right), no cell of the lower row spanning rows, and every cell of it exactly
-under a cell of the row above (the same columns).
+Rows the page joins: a wrapped header ("Year ended" over "December 31") or a label of two lines
+often comes out of the structure decoder as a row per line, most of all on cTDaR's financial
+tables.  Snapping sees it: the last line of one row and the first of the next are set as the lines
+of one cell (one line's columns within the other's, closer together than rows are;
+``snap.Snapped.joined_rows``).  ``join_rows`` removes the lower row and gives its columns to the
+cells above it, so that the cell is read whole.  A row is joined only where that is simple and
+safe: both rows in the body (a header's rows often differ in their spans: joined on cTDaR, they
+kept the upper row's cells where the lower row's were right), no cell of the lower row spanning
+rows, and every cell of it exactly under a cell of the row above (the same columns).
+
+Cells the page splits: the decoder sometimes writes one cell across the table where the page has a
+cell per column, a units row ("(RMB'000)" over every column of figures) most of all.  Snapping sees
+words that each stand in one column, wider apart than word spaces (``snap.Snapped.split_cells``),
+and ``split_cells`` makes a plain cell of each column the spanning cell covered.
 """
 
 from __future__ import annotations
@@ -97,3 +102,39 @@ def _shrunk(attribute: str) -> str:
         return attribute
     n = int(attribute.split('"')[1]) - 1
     return f' rowspan="{n}"' if n > 1 else ""
+
+
+def split_cells(structure: list[str], split: list[int]) -> tuple[list[str], list[int]] | None:
+    """``structure`` (expanded tokens) with each cell in ``split`` (spanning columns, not rows) made
+    one plain cell per column it spans.  Returns the new structure and, per new cell, the old cell it
+    comes from; None if no cell could be split."""
+    split = set(split)
+    out: list[str] = []
+    source: list[int] = []
+    cell = -1
+    opening: list[str] | None = None
+    changed = False
+    for token in structure:
+        if token == "<td>":
+            cell += 1
+            source.append(cell)
+        elif token == "<td":
+            cell += 1
+            opening = []
+            continue
+        if opening is not None:
+            if token != ">":
+                opening.append(token)
+                continue
+            colspan = [int(a.split('"')[1]) for a in opening if a.startswith(" colspan=")]
+            if cell in split and colspan and not any(a.startswith(" rowspan=") for a in opening):
+                out += ["<td>", "</td>"] * (colspan[0] - 1) + ["<td>"]  # the last cell's </td> follows
+                source += [cell] * colspan[0]
+                changed = True
+            else:
+                out += ["<td", *opening, ">"]
+                source.append(cell)
+            opening = None
+            continue
+        out.append(token)
+    return (out, source) if changed else None
