@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tablerec.model.edd import EDDConfig, prepare_page
-from tablerec.model.structure_edits import join_rows, split_cells
+from tablerec.model.structure_edits import drop_columns, join_rows, split_cells
 from tablerec.model.snap import snap_boxes
 from tablerec.table import logical_grid
 
@@ -150,3 +150,28 @@ def test_snapping_reports_a_spanning_cell_whose_words_stand_in_separate_columns(
     snapped = snap_boxes(page, np.array(boxes), grid)
     assert list(snapped.split_cells) == [3]  # the units row's spanning cell, not the title
     assert len(snapped.split_cells[3]) == 3
+
+
+def test_empty_columns_are_dropped_and_spans_over_them_narrowed():
+    structure = _structure([["<td>", "<td>", "<td>"], ['<td colspan="3">'], ["<td>", "<td>", "<td>"]])
+    new, keep = drop_columns(structure, [1])
+    assert new == _structure([["<td>", "<td>"], ['<td colspan="2">'], ["<td>", "<td>"]])
+    assert keep == [0, 2, 3, 4, 6]
+    # A column is kept where dropping it would leave a row without a cell.
+    assert drop_columns(_structure([["<td>", "<td>"], ["<td>"]]), [0]) is None
+
+
+def test_snapping_reports_a_column_without_words():
+    # Three columns drawn; the decoder counted four (its third column holds nothing on the page).
+    image = Image.new("L", (400, 100), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    for y in (10, 40, 70):
+        for x, text in ((10, "Label"), (150, "12.5"), (320, "0.82")):
+            draw.text((x, y), text, font=font, fill=0)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    structure = _structure([["<td>"] * 4] * 3)
+    grid = [place[:4] for place in logical_grid(structure)]
+    xs = (10, 150, 240, 320)
+    boxes = np.array([[xs[c] / 400, (10 + 30 * r) / 100, (xs[c] + 60) / 400, (26 + 30 * r) / 100] for r in range(3) for c in range(4)])
+    assert snap_boxes(page, boxes, grid).empty_columns == [2]

@@ -21,7 +21,7 @@ from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
-from .structure_edits import join_rows, split_cells
+from .structure_edits import drop_columns, join_rows, split_cells
 from .snap import band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
@@ -155,6 +155,14 @@ def read_cells(
                         k = source.index(old)
                         boxes[new, [0, 2]] = torch.tensor(snapped.split_cells[old][new - k], dtype=boxes.dtype)
                 cell_hidden = cell_hidden[torch.tensor(source, dtype=torch.long)]
+                grid = [place[:4] for place in logical_grid(structure)]
+                snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
+            dropped = drop_columns(structure, snapped.empty_columns) if structure_edits and snapped.empty_columns else None
+            if dropped is not None:
+                # Columns without a word: the decoder counted one too many.  Drop them and snap again.
+                structure, kept = dropped
+                index = torch.tensor(kept, dtype=torch.long)
+                boxes, cell_hidden = boxes[index], cell_hidden[index]
                 grid = [place[:4] for place in logical_grid(structure)]
                 snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)

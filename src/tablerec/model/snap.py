@@ -81,6 +81,8 @@ class Snapped:
     # Spanning cells whose words are the text of separate cells, one per column it spans: cell ->
     # each column's extent (normalised x0, x1) (``structure_edits.split_cells`` splits them).
     split_cells: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    # Logical columns in which no cell got a word (``structure_edits.drop_columns`` drops them).
+    empty_columns: list[int] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -551,6 +553,12 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         top, bottom = min(w[1] for w in cell_words[i]), max(w[3] for w in cell_words[i])
         out.boxes[i] = (x0 / width, top / height, x1 / width, bottom / height)
         out.pieces[i] = [(a / width, b / height, c / width, d / height) for a, b, c, d in _pieces(cell_words[i], text_height)]
+    # Columns with no word in any cell, their own or spanning over them: on the report's sets every
+    # such column was one the truth does not have (a one-off count, docs/model.md).
+    out.empty_columns = [
+        col for col in range(n_cols)
+        if any(c == col and cs == 1 for _, c, _, cs in grid) and not any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs)
+    ]
     for i, (_, c, rs, cs) in enumerate(grid):
         if cs > 1 and rs == 1 and cell_words[i]:
             columns = _separate_columns(cell_words[i], left[c: c + cs], right[c: c + cs], text_height)

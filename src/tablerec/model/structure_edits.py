@@ -138,3 +138,52 @@ def split_cells(structure: list[str], split: list[int]) -> tuple[list[str], list
             continue
         out.append(token)
     return (out, source) if changed else None
+
+
+def drop_columns(structure: list[str], columns: list[int]) -> tuple[list[str], list[int]] | None:
+    """``structure`` (expanded tokens) without the logical ``columns``: their cells removed, cells
+    spanning over them narrowed.  Returns the new structure and the old index of each cell kept;
+    None if nothing was dropped (a column whose removal would leave a row without a cell is kept)."""
+    grid = logical_grid(structure)
+
+    def widths(dropped: set[int]) -> list[int]:
+        return [colspan - sum(1 for k in range(c, c + colspan) if k in dropped) for _, c, _, colspan, _ in grid]
+
+    dropped: set[int] = set()
+    for col in sorted(set(columns)):
+        width = widths(dropped | {col})
+        if all(any(width[i] for i, place in enumerate(grid) if place[0] == row) for row in {place[0] for place in grid}):
+            dropped.add(col)
+    if not dropped:
+        return None
+    width = widths(dropped)
+    out: list[str] = []
+    keep = [i for i, w in enumerate(width) if w > 0]
+    cell = -1
+    skipping = False
+    opening: list[str] | None = None
+    for token in structure:
+        if token in ("<td>", "<td"):
+            cell += 1
+            if width[cell] == 0:
+                skipping = True
+                continue
+            if token == "<td":
+                opening = []
+                continue
+        if skipping:
+            if token == "</td>":
+                skipping = False
+            continue
+        if opening is not None:
+            if token != ">":
+                opening.append(token)
+                continue
+            if width[cell] != grid[cell][3]:
+                opening = [a if not a.startswith(" colspan=") else (f' colspan="{width[cell]}"' if width[cell] > 1 else "") for a in opening]
+                opening = [a for a in opening if a]
+            out += ["<td", *opening, ">"] if opening else ["<td>"]
+            opening = None
+            continue
+        out.append(token)
+    return out, keep
