@@ -259,8 +259,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--no-row-groups", action="store_true",
                    help="keep empty first cells under a label (default: a repeated label-over-empty-cells pattern becomes rowspans)")
     p.add_argument("--no-structure-edits", action="store_true",
-                   help="keep the decoded rows and cells (default: a row the page shows as the lower lines of the row above is folded "
-                        "into it, and a spanning cell whose words stand in separate columns is split)")
+                   help="keep the decoded rows, cells and columns (default: a row the page shows as the lower lines of the row above "
+                        "is folded into it, a spanning cell whose words stand in separate columns is split, a column without a word "
+                        "is dropped)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 

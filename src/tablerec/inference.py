@@ -77,8 +77,8 @@ class Predictor:
     decode the structure of a tall table (20 rows or more) band by band (``tablerec.model.beam``).
     ``row_groups``: a label over empty first cells, in two groups or more, becomes rowspan cells
     (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
-    lines of the row above is folded into it, and a spanning cell whose words stand in separate columns
-    is split (``tablerec.model.structure_edits``).
+    lines of the row above is folded into it, a spanning cell whose words stand in separate columns is
+    split, and a column in which no cell has a word is dropped (``tablerec.model.structure_edits``).
     """
 
     def __init__(

@@ -22,7 +22,7 @@ from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
 from .structure_edits import drop_columns, join_rows, split_cells
-from .snap import band_cuts, snap_boxes
+from .snap import Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
 
@@ -54,8 +54,8 @@ def decode_image(
     (``cell_beam``: the cell decoder's beam, by default ``beam``).  ``bands``: decode a tall table's
     structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
     cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
-    row the page shows as the lower lines of the row above is folded into it, and a spanning cell
-    whose words stand in separate columns is split (``read_cells``)."""
+    row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
+    words stand in separate columns is split, and a column without a word is dropped (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, prepare_image(image, model.config).to(device), beam,
                                                                                  False, even_rows)
@@ -120,8 +120,9 @@ def read_cells(
 ) -> Decoded:
     """The cell text of a decoded structure: from crops of the page (snapped first) or, for models that
     read the table memory, from ``cell_memory``.  ``structure_edits``: a row that snapping finds to be
-    the lower lines of the row above is folded into it (``structure_edits.join_rows``), and a spanning
-    cell whose words stand in separate columns is made a cell per column (``structure_edits.split_cells``)."""
+    the lower lines of the row above is folded into it (``structure_edits.join_rows``), a spanning
+    cell whose words stand in separate columns is made a cell per column (``structure_edits.split_cells``),
+    and a column in which no cell got a word is dropped (``structure_edits.drop_columns``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
         return Decoded(structure, [], [], score)
@@ -132,7 +133,11 @@ def read_cells(
         grid = [place[:4] for place in logical_grid(structure)] if snap else []
         if len(grid) == len(cell_hidden) > 0:  # one grid place per cell: always so for a repaired structure
             ink = page[0].cpu().numpy()
-            snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
+
+            def snap_to_page() -> Snapped:
+                return snap_boxes(ink, boxes.float().cpu().numpy(), [place[:4] for place in logical_grid(structure)])
+
+            snapped = snap_to_page()
             joined = join_rows(structure, snapped.joined_rows) if structure_edits and snapped.joined_rows else None
             if joined is not None:
                 # A row the page shows as the lines of the row above: fold it in (its cells' boxes
@@ -142,8 +147,7 @@ def read_cells(
                 keep = torch.tensor([m[0] for m in members], dtype=torch.long)  # the cell of the upper row
                 boxes = torch.stack([torch.cat([boxes[m, :2].min(0).values, boxes[m, 2:].max(0).values]) for m in members])
                 cell_hidden = cell_hidden[keep]
-                grid = [place[:4] for place in logical_grid(structure)]
-                snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
+                snapped = snap_to_page()
             split = split_cells(structure, list(snapped.split_cells)) if structure_edits and snapped.split_cells else None
             if split is not None:
                 # A spanning cell whose words stand in separate columns: a cell per column, each
@@ -155,16 +159,14 @@ def read_cells(
                         k = source.index(old)
                         boxes[new, [0, 2]] = torch.tensor(snapped.split_cells[old][new - k], dtype=boxes.dtype)
                 cell_hidden = cell_hidden[torch.tensor(source, dtype=torch.long)]
-                grid = [place[:4] for place in logical_grid(structure)]
-                snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
+                snapped = snap_to_page()
             dropped = drop_columns(structure, snapped.empty_columns) if structure_edits and snapped.empty_columns else None
             if dropped is not None:
                 # Columns without a word: the decoder counted one too many.  Drop them and snap again.
                 structure, kept = dropped
                 index = torch.tensor(kept, dtype=torch.long)
                 boxes, cell_hidden = boxes[index], cell_hidden[index]
-                grid = [place[:4] for place in logical_grid(structure)]
-                snapped = snap_boxes(ink, boxes.float().cpu().numpy(), grid)
+                snapped = snap_to_page()
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
         cells = read_crops(model, page, boxes, cell_hidden, pieces, beam, force_beam, ctc_weight)

@@ -167,9 +167,10 @@ def filled_areas(ink: np.ndarray) -> np.ndarray:
     return _window_counts(corners, height, width) > 0
 
 
-def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+def remove_rules(ink: np.ndarray, filled: np.ndarray | None = None) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
     """Ink without table rules, the text height (pixels) it was judged by, per pixel row whether a
     horizontal rule runs along it, and per pixel column whether a vertical one runs down it.
+    ``filled``: the ink's ``filled_areas``, if the caller has them already.
 
     Text height: the 98th percentile of vertical ink runs outside filled areas, about the height of
     a capital or an ascender (character strokes far outnumber rules).  A rule is a horizontal run of five text heights
@@ -180,7 +181,7 @@ def remove_rules(ink: np.ndarray) -> tuple[np.ndarray, float, np.ndarray, np.nda
     """
     # Filled areas are left out of the text height: a shaded header band 18 pixels tall over text 7
     # tall made every line box 2.6 times too tall (PubTabNet PMC5332562_005_00).
-    _, start, end = _runs((ink & ~filled_areas(ink)).T)
+    _, start, end = _runs((ink & ~(filled_areas(ink) if filled is None else filled)).T)
     lengths = end - start
     text_height = max(float(np.percentile(lengths, 98)) if lengths.size else 10.0, 4.0)
     rule_length = max(int(5 * text_height), 20)
@@ -472,7 +473,8 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     if n == 0:
         return out
     ink = binarize(page)
-    clean, text_height, horizontal_rule, vertical_rule = remove_rules(ink)
+    filled = filled_areas(ink)  # for the text height, and where rows are not joined
+    clean, text_height, horizontal_rule, vertical_rule = remove_rules(ink, filled)
     lines = text_lines(clean, text_height)
     if not lines:
         return out
@@ -515,9 +517,8 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
             if row_lines[r] is not None and row_lines[r + 1] is not None and row_lines[r][1] == row_lines[r + 1][0]
             and shares[row_lines[r][1] - 1] < JOINED_ROW_SHARE
         ]
-        if joined:
-            filled = filled_areas(ink).any(axis=1)
-            out.joined_rows = [r for r in joined if not any(filled[slice(*lines[m])].any() for m in range(row_lines[r][0], row_lines[r + 1][1]))]
+        filled_rows = filled.any(axis=1)
+        out.joined_rows = [r for r in joined if not any(filled_rows[slice(*lines[m])].any() for m in range(row_lines[r][0], row_lines[r + 1][1]))]
     for i, (_, c, _, cs) in enumerate(grid):
         if not np.isnan(left[c]) and not np.isnan(right[c + cs - 1]) and left[c] < right[c + cs - 1]:
             reach[i] = left[c], right[c + cs - 1]
