@@ -246,6 +246,22 @@ def test_crop_cells_cuts_the_box_out_of_its_page():
     assert not ink[int((10 + 2 * my) * scale) + 2 :].any()  # beyond the box (plus margin): blank, not the next cell
 
 
+
+def test_crop_max_scale_bounds_how_far_small_text_is_enlarged():
+    from tablerec.model.edd import crop_cells
+
+    pages = torch.zeros(1, 1, 40, 100, dtype=torch.uint8)
+    pages[0, 0, 20:22, 40:44] = 255  # 4x2 px of ink: a line (clamped to 4 px) needs 2.67x to fill 16 crop rows
+    boxes = torch.tensor([[[0.40, 0.50, 0.44, 0.55]]])
+    heights = {}
+    for max_scale in (2.0, 4.0):
+        config = EDDConfig(**{**CROP.to_dict(), "crop_max_scale": max_scale})
+        crop = crop_cells(pages, torch.tensor([[100, 40]]), boxes, config)[0, 0]
+        heights[max_scale] = float(crop.sum(0).max())  # the ink's height in crop rows (bilinear keeps its mass)
+    # 2 px of ink: 2x at the cap of 2; 16 / 6 = 2.67x at a cap of 4 (the crop's height binds, not the cap).
+    assert abs(heights[2.0] - 4.0) < 0.2 and abs(heights[4.0] - 2 * 16 / 6) < 0.2
+    assert EDDConfig().crop_max_scale == 2.0  # checkpoints from before the field read as before
+
 def test_crop_reader_trains_and_its_layout_equals_incremental_decoding():
     torch.manual_seed(0)
     model = create_model(CROP)

@@ -64,6 +64,7 @@ class EDDConfig:
     crop_size: tuple[int, int] = (32, 256)  # height, width of a cell crop (the box, plus margins, fitted with its aspect)
     crop_widths: tuple[int, int, int] = (16, 32, 64)  # the crop CNN: stem, then stride-2 and stride-(2,1) stages
     page_max_side: int = 1024  # crops are cut from the page scaled down to at most this many pixels a side
+    crop_max_scale: float = 2.0  # how far a crop may enlarge its box (small text: more crop columns per character)
     crop_ctc_weight: float = 0.0  # training only: a CTC loss on the crop features' columns (see EDD._crop_ctc)
     structure_weight: float = 0.5  # the paper's lambda
     box_weight: float = 1.0
@@ -174,12 +175,12 @@ class CropEncoder(nn.Module):
 CROP_MARGIN_X, CROP_MARGIN_Y, CROP_MARGIN_WIDTH = 1.0, 0.5, 0.1
 
 
-def crop_cells(pages: torch.Tensor, sizes: torch.Tensor, boxes: torch.Tensor, cfg: EDDConfig, max_scale: float = 2.0) -> torch.Tensor:
+def crop_cells(pages: torch.Tensor, sizes: torch.Tensor, boxes: torch.Tensor, cfg: EDDConfig) -> torch.Tensor:
     """Cut every cell's box out of its page: ``pages (B, 1, H, W)`` uint8 ink (0 = paper, padded),
     ``sizes (B, 2)`` each page's width and height before padding, ``boxes (B, C, 4)`` normalised -> ``(B, C, h, w)``.
 
-    The box (plus margins) is scaled to fit the crop with its aspect ratio kept (at most ``max_scale``
-    up), placed top left; the rest of the crop is blank paper.
+    The box (plus margins) is scaled to fit the crop with its aspect ratio kept (at most
+    ``cfg.crop_max_scale`` up), placed top left; the rest of the crop is blank paper.
     """
     b, _, big_h, big_w = pages.shape
     crop_h, crop_w = cfg.crop_size
@@ -191,7 +192,7 @@ def crop_cells(pages: torch.Tensor, sizes: torch.Tensor, boxes: torch.Tensor, cf
     margin_x = CROP_MARGIN_X * line + CROP_MARGIN_WIDTH * (x1 - x0)
     x0, x1 = x0 - margin_x, x1 + margin_x
     y0, y1 = y0 - CROP_MARGIN_Y * line, y1 + CROP_MARGIN_Y * line
-    scale = torch.minimum(crop_h / (y1 - y0), crop_w / (x1 - x0).clamp(min=1.0)).clamp(max=max_scale)
+    scale = torch.minimum(crop_h / (y1 - y0), crop_w / (x1 - x0).clamp(min=1.0)).clamp(max=cfg.crop_max_scale)
     xs = x0.unsqueeze(-1) + (torch.arange(crop_w, device=boxes.device) + 0.5) / scale.unsqueeze(-1)  # (B, C, w) page pixels
     ys = y0.unsqueeze(-1) + (torch.arange(crop_h, device=boxes.device) + 0.5) / scale.unsqueeze(-1)  # (B, C, h)
     n = boxes.shape[1]
