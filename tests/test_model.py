@@ -163,6 +163,26 @@ def test_beam_search_finds_the_best_sequence_and_drops_finished_groups():
     assert state["seen"][:2] == [6, 6] and state["seen"][-1] == 2  # the shorter groups left the batch
 
 
+def test_beam_search_waits_for_a_longer_better_hypothesis():
+    # Two short hypotheses end first ("<eos>" at once, and "b <eos>"); "a a <eos>" ends a step later with a
+    # better length-normalised score.  A search that stopped at the first `beam` endings returned "b".
+    from tablerec.model.beam import beam_search
+
+    table = {(): [-1.2, -0.4, -2.0], (1,): [-2.0, -0.05, -9.0], (2,): [-0.1, -9.0, -9.0], (1, 1): [-0.05, -9.0, -9.0]}
+    prefixes = [(), ()]
+
+    def step(ids, t):
+        if ids is not None:
+            prefixes[:] = [p + (int(i),) for p, i in zip(prefixes, ids.flatten().tolist())]
+        return torch.tensor([table.get(p, [0.0, -9.0, -9.0]) for p in prefixes]), None
+
+    def reorder(index):
+        prefixes[:] = [prefixes[i] for i in index.tolist()]
+
+    [(ids, _, score)] = beam_search(step, reorder, groups=1, beam=2, max_len=10, eos_id=0)
+    assert ids == [1, 1] and abs(score - (-0.4 - 0.05 - 0.05)) < 1e-6
+
+
 def test_decoding_respects_length_limits_and_always_gives_valid_html():
     torch.manual_seed(2)
     model = create_model(TINY).eval()

@@ -472,9 +472,12 @@ def beam_search(
     ``step(ids, t)`` gives log-probabilities ``(rows, V)`` for the rows still in the batch (and an aux
     vector per row, kept along each hypothesis if ``keep_aux``); ``reorder(index)`` re-indexes the
     caches after hypotheses are selected: the new row ``r`` continues old row ``index[r]``.  Rows are
-    ``g*beam + k`` over the groups not yet done; a group is done when ``beam`` hypotheses have ended,
-    and it leaves the batch then (as in greedy decoding: a table's short cells do not wait for its
-    longest).  Hypotheses are ranked by ``score / length**length_penalty``.  Returns ``(ids, aux (T, d)
+    ``g*beam + k`` over the groups not yet done; a group is done when ``beam`` hypotheses have ended
+    and its best live one scores no better (length-normalised, at its current length) than the
+    ``beam``-th best ended one, and it leaves the batch then (as in greedy decoding: a table's short
+    cells do not wait for its longest).  Stopping at the first ``beam`` endings would return the
+    hypotheses that end early: structures short of rows.  Hypotheses are ranked by
+    ``score / length**length_penalty``.  Returns ``(ids, aux (T, d)
     or None, score)`` per group.
     """
     active = list(range(groups))  # group ids still decoding, in row order
@@ -510,15 +513,14 @@ def beam_search(
                     length = t + 1
                     hyp_aux = aux_hist[row, :t] if keep_aux and aux_hist is not None else None
                     finished[g].append((score / length**length_penalty, tokens[row].tolist(), hyp_aux, score))
-                    if len(finished[g]) >= beam:
-                        break
                     continue
                 rows.append(row)
                 picked_scores.append(score)
                 picked_tokens.append(w)
                 if len(rows) == beam:
                     break
-            if len(finished[g]) >= beam or not rows:
+            if not rows or (len(finished[g]) >= beam and max(picked_scores) / (t + 1) ** length_penalty
+                            <= sorted(f[0] for f in finished[g])[-beam]):
                 continue  # done: the group leaves the batch
             # Fewer than beam live hypotheses: pad with copies of the first, scored -inf (never chosen).
             pad = beam - len(rows)
