@@ -513,14 +513,17 @@ def beam_search(
                     length = t + 1
                     hyp_aux = aux_hist[row, :t] if keep_aux and aux_hist is not None else None
                     finished[g].append((score / length**length_penalty, tokens[row].tolist(), hyp_aux, score))
+                    # Only the best `beam` ended ones can be returned or decide the stop: keep those
+                    # (a stable sort, so ties keep their order), not every ending along the way.
+                    finished[g].sort(key=lambda f: f[0], reverse=True)
+                    del finished[g][beam:]
                     continue
                 rows.append(row)
                 picked_scores.append(score)
                 picked_tokens.append(w)
                 if len(rows) == beam:
                     break
-            if not rows or (len(finished[g]) >= beam and max(picked_scores) / (t + 1) ** length_penalty
-                            <= sorted(f[0] for f in finished[g])[-beam]):
+            if not rows or (len(finished[g]) == beam and max(picked_scores) / (t + 1) ** length_penalty <= finished[g][-1][0]):
                 continue  # done: the group leaves the batch
             # Fewer than beam live hypotheses: pad with copies of the first, scored -inf (never chosen).
             pad = beam - len(rows)
