@@ -383,3 +383,27 @@ def test_cells_known_to_hold_text_are_not_read_as_empty():
             cells = read_crops(model, page, boxes, hidden, pieces, beam=beam)
         assert cells[0] and not cells[1] and cells[2]
         assert " " in cells[2]  # two pieces, joined
+
+
+def test_a_cells_reading_does_not_depend_on_the_cells_read_beside_it():
+    # Cells leave the batch as their searches end, and a cell's hypotheses share its crop's memory: each
+    # must go on reading its own crop's memory, whatever the other cells do.
+    from tablerec.model.beam import decode_cells
+
+    torch.manual_seed(3)
+    model = create_model(CROP).eval()
+    with torch.no_grad():
+        model.cell_decoder.head.bias[model.cell_vocab.eos_id] += 1.5  # cells that end at different steps
+        memory = torch.randn(8, 16, CROP.d_model) * 3.0  # eight crops' memories, far apart
+        hidden, boxes = torch.randn(8, CROP.d_model), torch.rand(8, 4)
+        ctc = torch.randn(8, 16, len(model.cell_vocab.tokens)).log_softmax(-1)
+        for beam in (1, 3):
+            for weight in (0.0, 0.4):  # attention alone, and joint CTC/attention
+                together = decode_cells(model, memory, None, hidden, boxes, beam, ctc_log_probs=ctc, ctc_weight=weight)
+                alone = [
+                    decode_cells(model, memory[i : i + 1], None, hidden[i : i + 1], boxes[i : i + 1], beam, ctc_log_probs=ctc[i : i + 1], ctc_weight=weight)[0]
+                    for i in range(8)
+                ]
+                assert together == alone
+                if weight == 0.0:
+                    assert len({len(ids) for ids in together}) > 2, together
