@@ -1,7 +1,7 @@
 """Table recognition on real tables: latency and TEDS for tablerec beside rapid-table 0.1.3, on CPU.
 
     python benchmarks/predict_bench.py [--sets pubtabnet_examples ctdar2019_modern] [--limit N]
-        [--model CKPT] [--beams 1 3] [--threads N] [--no-rapid-table | --no-tablerec]
+        [--model CKPT] [--beams 1 3] [--cell-beams 1 3] [--threads N] [--no-rapid-table | --no-tablerec]
         [--show FILENAME] [--side-by-side OUT.html] [--decode-lengths] [--compare-configs]
 
 1. Real tables (the shared sets; ``--sets`` with no name skips this part).
@@ -9,7 +9,8 @@
    file on disk to the HTML, after one untimed warm-up image:
 
    * tablerec: ``Predictor.recognize`` (the shipped model, or ``--model``),
-     greedy, or each ``--beams`` size;
+     at its default beams (structure 1, cell text 3), or each pair of
+     ``--beams`` (structure) and ``--cell-beams`` sizes;
    * rapid-table 0.1.3 (SLANet structure + RapidOCR text, onnxruntime), run by
      ``rapid_table_runner.py`` in its own venv, ``benchmarks/.venv-rapid-table``,
      which is created and filled from PyPI when missing (``--no-rapid-table``
@@ -54,7 +55,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-from tablerec.inference import Predictor
+from tablerec.inference import DEFAULT_CELL_BEAM, Predictor
 from tablerec.metrics.evaluate import EvaluationReport, GroundTruth, evaluate, load_ground_truth
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,17 +124,17 @@ def load_set(data_dir: Path, bench_set: BenchSet, limit: int | None) -> tuple[di
 # ---- systems ---------------------------------------------------------------------------
 
 
-def run_tablerec(predictor: Predictor, images: list[Path], run: Run, beam: int) -> Run:
+def run_tablerec(predictor: Predictor, images: list[Path], run: Run, beam: int, cell_beam: int) -> Run:
     """``Predictor.recognize`` on each image, timed; a failure is recorded and scores 0."""
     if images:
         try:
-            predictor.recognize(images[0], beam=beam)  # warm-up: first-call allocations are not per-table cost
+            predictor.recognize(images[0], beam=beam, cell_beam=cell_beam)  # warm-up: first-call allocations are not per-table cost
         except Exception:
             pass  # reported by the timed run below
     for i, path in enumerate(images, 1):
         start = time.perf_counter()
         try:
-            html = predictor.recognize(path, beam=beam).to_html()
+            html = predictor.recognize(path, beam=beam, cell_beam=cell_beam).to_html()
         except Exception as exc:  # one bad table must not stop the benchmark
             run.errors[path.name] = f"{type(exc).__name__}: {exc}"
             continue
@@ -424,7 +425,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DATA, help="folder holding the sets (default: ../shared/data)")
     ap.add_argument("--sets", nargs="*", choices=list(SETS), default=list(SETS), help="sets to run; none skips the real-table section")
     ap.add_argument("--limit", type=int, help="first N tables of each set (a quick run)")
-    ap.add_argument("--beams", type=int, nargs="+", default=[1], help="tablerec beam sizes (1: greedy)")
+    ap.add_argument("--beams", type=int, nargs="+", default=[1], help="tablerec structure beam sizes (1: greedy)")
+    ap.add_argument("--cell-beams", type=int, nargs="+", default=[DEFAULT_CELL_BEAM], help=f"tablerec cell text beam sizes (default {DEFAULT_CELL_BEAM})")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     peers = ap.add_mutually_exclusive_group()
     peers.add_argument("--no-rapid-table", action="store_true", help="run tablerec only")
@@ -464,10 +466,10 @@ def main() -> None:
 
     for name, (truths, image_dir) in sets.items():
         images = [image_dir / filename for filename in truths]
-        for beam in [] if args.no_tablerec else args.beams:
-            system = tablerec_name + (" greedy" if beam == 1 else f" beam {beam}")
+        for beam, cell_beam in [] if args.no_tablerec else [(b, c) for b in args.beams for c in args.cell_beams]:
+            system = tablerec_name + (" greedy" if beam == cell_beam == 1 else f" (beam {beam}, cell beam {cell_beam})")
             log(f"{system} on {name} ({len(images)} tables)")
-            runs.append(score(run_tablerec(predictor, images, Run(system, SETS[name]), beam), truths))
+            runs.append(score(run_tablerec(predictor, images, Run(system, SETS[name]), beam, cell_beam), truths))
         if rapid_python is not None:
             log(f"rapid-table {RAPID_TABLE_VERSION} on {name} ({len(images)} tables)")
             rapid_runs[name] = score(run_rapid_table(rapid_python, images, Run(f"rapid-table {RAPID_TABLE_VERSION}", SETS[name])), truths)

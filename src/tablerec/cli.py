@@ -245,8 +245,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="image files, or folders of images")
     p.add_argument("-o", "--out", help="jsonl to write: {filename, html, cells: [{bbox}], seconds} per image")
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
-    p.add_argument("--beam", type=int, default=1, help="beam size (default 1: greedy)")
-    p.add_argument("--cell-beam", type=int, default=None, metavar="K", help="beam size of the cell text decoder alone (default: --beam)")
+    p.add_argument("--beam", type=int, default=1, metavar="K", help="beam size of the structure decoder (default 1: greedy)")
+    p.add_argument("--cell-beam", type=int, default=None, metavar="K",
+                   help="beam size of the cell text decoder (default 3, tablerec.inference.DEFAULT_CELL_BEAM; 1: greedy)")
     p.add_argument("--ctc-weight", type=float, default=None, metavar="W",
                    help="share of the crop's CTC reading in the cell text, 0 to <1 (0: the attention decoder alone; default: the tuned "
                         "value, docs/model.md)")
@@ -271,12 +272,14 @@ def cmd_predict(args) -> int:
 
     from tqdm import tqdm
 
-    from .inference import DEFAULT_CTC_WEIGHT, ImageError, Predictor, expand_inputs
+    from .inference import DEFAULT_CELL_BEAM, DEFAULT_CTC_WEIGHT, ImageError, Predictor, expand_inputs
 
     paths = expand_inputs(args.inputs)
     if not paths:
         fail("no images found in " + " ".join(args.inputs))
-    if args.beam < 1 or (args.cell_beam is not None and args.cell_beam < 1):
+    if args.cell_beam is None:
+        args.cell_beam = DEFAULT_CELL_BEAM
+    if args.beam < 1 or args.cell_beam < 1:
         fail("--beam and --cell-beam must be >= 1")
     if args.ctc_weight is not None and not 0.0 <= args.ctc_weight < 1.0:
         fail("--ctc-weight must be in [0, 1)")
@@ -320,7 +323,7 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
     p.add_argument("--model", help="checkpoint (default: the shipped model)")
     p.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
-    p.add_argument("--beam", type=int, default=1, help="default beam size (default 1: greedy; the page can change it)")
+    p.add_argument("--beam", type=int, default=1, help="default beam size of the structure decoder (default 1: greedy; the page can change it)")
     p.add_argument("--examples", metavar="DIR", help="folder of example images to offer (default: the bundled examples)")
     p.set_defaults(handler=cmd_serve)
 

@@ -7,8 +7,8 @@ Endpoints::
     GET  /api/info            {model, device, beam, max_bytes, max_pixels}
     GET  /api/examples        [{name, url, width, height}] of the bundled example images
     GET  /examples/<name>     one example image
-    POST /api/recognize       body: the image bytes (any Content-Type but multipart); ?beam=K,
-                              &cell_beam=K (the cell text's beam alone; default: beam)
+    POST /api/recognize       body: the image bytes (any Content-Type but multipart); ?beam=K (the
+                              structure's beam), &cell_beam=K (the cell text's; default: the predictor's)
                               -> {html, cells: [{row, col, rowspan, colspan, header, text, html, bbox}],
                                   structure, n_rows, n_cols, width, height, beam, cell_beam, seconds}
 
@@ -180,7 +180,7 @@ class WebApp:
             seconds = time.perf_counter() - start
         result = table_to_json(table, image.size)
         result["beam"] = beam or predictor.beam
-        result["cell_beam"] = cell_beam or predictor.cell_beam or result["beam"]
+        result["cell_beam"] = cell_beam or predictor.cell_beam
         result["seconds"] = round(seconds, 3)
         return result
 

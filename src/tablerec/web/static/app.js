@@ -273,8 +273,8 @@
     const boxed = result.cells.filter((c) => c.bbox).length;
     $("summary").textContent = result.cells.length
       ? `${plural(result.cells.length, "cell")} · ${plural(result.n_rows, "row")} × ${plural(result.n_cols, "column")}` +
-        `${boxed < result.cells.length ? ` · ${boxed} with boxes` : ""} · beam ${result.beam}`
-      : `no cells found · beam ${result.beam}`;
+        `${boxed < result.cells.length ? ` · ${boxed} with boxes` : ""} · beam ${result.beam} · cell beam ${result.cell_beam}`
+      : `no cells found · beam ${result.beam} · cell beam ${result.cell_beam}`;
     drawBoxes(result);
 
     const panel = $("panel-table");
