@@ -6,7 +6,9 @@
 
 1. Real tables (the shared sets; ``--sets`` with no name skips this part).
    Each system reads every image of a set once, timed per table from the
-   file on disk to the HTML, after one untimed warm-up image:
+   file on disk to the HTML, after one untimed warm-up image (tablerec's
+   settings take turns on each image, so that drift in the machine's speed
+   weighs on them alike):
 
    * tablerec: ``Predictor.recognize`` (the shipped model, or ``--model``),
      at its default beams (structure 1, cell text 3), or each pair of
@@ -124,24 +126,28 @@ def load_set(data_dir: Path, bench_set: BenchSet, limit: int | None) -> tuple[di
 # ---- systems ---------------------------------------------------------------------------
 
 
-def run_tablerec(predictor: Predictor, images: list[Path], run: Run, beam: int, cell_beam: int) -> Run:
-    """``Predictor.recognize`` on each image, timed; a failure is recorded and scores 0."""
+def run_tablerec(predictor: Predictor, images: list[Path], runs: list[tuple[Run, int, int]]) -> list[Run]:
+    """``Predictor.recognize`` on each image for each ``(run, beam, cell_beam)``, timed; a failure is
+    recorded and scores 0.  The settings take turns on each image, so that the machine's speed, which
+    drifts during a run, weighs on all of them alike."""
     if images:
-        try:
-            predictor.recognize(images[0], beam=beam, cell_beam=cell_beam)  # warm-up: first-call allocations are not per-table cost
-        except Exception:
-            pass  # reported by the timed run below
+        for _, beam, cell_beam in runs:
+            try:
+                predictor.recognize(images[0], beam=beam, cell_beam=cell_beam)  # warm-up: first-call allocations are not per-table cost
+            except Exception:
+                pass  # reported by the timed run below
     for i, path in enumerate(images, 1):
-        start = time.perf_counter()
-        try:
-            html = predictor.recognize(path, beam=beam, cell_beam=cell_beam).to_html()
-        except Exception as exc:  # one bad table must not stop the benchmark
-            run.errors[path.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        run.seconds.append(time.perf_counter() - start)
-        run.predictions[path.name] = html
-        log(f"  {run.system} {run.bench_set.name} {i}/{len(images)} {run.seconds[-1]:.2f} s")
-    return run
+        for run, beam, cell_beam in runs:
+            start = time.perf_counter()
+            try:
+                html = predictor.recognize(path, beam=beam, cell_beam=cell_beam).to_html()
+            except Exception as exc:  # one bad table must not stop the benchmark
+                run.errors[path.name] = f"{type(exc).__name__}: {exc}"
+                continue
+            run.seconds.append(time.perf_counter() - start)
+            run.predictions[path.name] = html
+            log(f"  {run.system} {run.bench_set.name} {i}/{len(images)} {run.seconds[-1]:.2f} s")
+    return [run for run, _, _ in runs]
 
 
 def venv_python(venv: Path) -> Path:
@@ -466,10 +472,11 @@ def main() -> None:
 
     for name, (truths, image_dir) in sets.items():
         images = [image_dir / filename for filename in truths]
-        for beam, cell_beam in [] if args.no_tablerec else [(b, c) for b in args.beams for c in args.cell_beams]:
-            system = tablerec_name + (" greedy" if beam == cell_beam == 1 else f" (beam {beam}, cell beam {cell_beam})")
-            log(f"{system} on {name} ({len(images)} tables)")
-            runs.append(score(run_tablerec(predictor, images, Run(system, SETS[name]), beam, cell_beam), truths))
+        settings = [] if args.no_tablerec else [(b, c) for b in args.beams for c in args.cell_beams]
+        if settings:
+            log(f"{tablerec_name} on {name} ({len(images)} tables), beams (structure, cells) {settings}")
+            tablerec_runs = [(Run(tablerec_name + (" greedy" if b == c == 1 else f" (beam {b}, cell beam {c})"), SETS[name]), b, c) for b, c in settings]
+            runs += [score(run, truths) for run in run_tablerec(predictor, images, tablerec_runs)]
         if rapid_python is not None:
             log(f"rapid-table {RAPID_TABLE_VERSION} on {name} ({len(images)} tables)")
             rapid_runs[name] = score(run_rapid_table(rapid_python, images, Run(f"rapid-table {RAPID_TABLE_VERSION}", SETS[name])), truths)
