@@ -407,3 +407,26 @@ def test_a_cells_reading_does_not_depend_on_the_cells_read_beside_it():
                 assert together == alone
                 if weight == 0.0:
                     assert len({len(ids) for ids in together}) > 2, together
+
+
+def test_a_table_the_greedy_read_finds_tall_is_decoded_in_bands_at_any_beam(monkeypatch):
+    # A beam may end a tall table's structure early (a short hypothesis that ended outscores the long
+    # ones): the greedy read decides, so the table still goes band by band.
+    from PIL import Image
+
+    import tablerec.model.beam as beam_module
+
+    model = create_model(CROP).eval()
+    rows = {1: 25, 3: 12}  # structure rows the greedy read and the beam find
+
+    def fake_structure(model, image, beam=1, force_beam=False, even_rows=True, width=None):
+        tokens = ["<tbody>"] + ["<tr>", "<td>", "</tr>"] * rows[beam] + ["</tbody>"]
+        return tokens, torch.zeros(rows[beam], CROP.d_model), 0.0, None, None
+
+    banded = []
+    monkeypatch.setattr(beam_module, "decode_table_structure", fake_structure)
+    monkeypatch.setattr(beam_module, "band_cuts", lambda page, min_lines, lines: [20])
+    monkeypatch.setattr(beam_module, "decode_bands", lambda *args: banded.append(args[5]) or beam_module.Decoded([], [], []))
+    for beam in (1, 3):
+        beam_module.decode_image(model, Image.new("L", (90, 40), 255), beam=beam, row_groups=False)
+    assert banded == [1, 3]

@@ -57,10 +57,16 @@ def decode_image(
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
     words stand in separate columns is split, and a column without a word is dropped (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
-    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, prepare_image(image, model.config).to(device), beam,
-                                                                                 False, even_rows)
+    x = prepare_image(image, model.config).to(device)
+    # Whether a table is tall is told by a greedy read: a beam prefers a short hypothesis that ended (rows
+    # left out) to long ones still going, and would call fewer tables tall than have the rows for it.
+    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, x, 1, False, even_rows)
     decoded = None
-    if bands and page is not None and tokens.count("<tr>") >= BAND_MIN_ROWS:
+    tall = tokens.count("<tr>") >= BAND_MIN_ROWS
+    if beam > 1:
+        tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, x, beam, False, even_rows)
+        tall = tall or tokens.count("<tr>") >= BAND_MIN_ROWS
+    if bands and page is not None and tall:
         cuts = band_cuts(page[0].cpu().numpy(), BAND_MIN_LINES, BAND_LINES)
         if cuts:
             width = grid_width(tokens) if even_rows else None
