@@ -408,7 +408,7 @@ def decode_cells(
     state = {"bias": bias, "rows": torch.arange(rows, device=memory.device), "memory_kv": memory_kv}
     ctc = None
     if ctc_log_probs is not None and ctc_weight > 0:
-        ctc = CTCPrefixScorer(ctc_log_probs.repeat_interleave(beam, 0) if beam > 1 else ctc_log_probs, model.ctc_skip, eos_id)
+        ctc = CTCPrefixScorer(ctc_log_probs, model.ctc_skip, eos_id, beam=beam)
 
     def step(ids: torch.Tensor | None, t: int) -> torch.Tensor:
         n = state["rows"].shape[0]

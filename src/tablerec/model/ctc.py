@@ -40,19 +40,21 @@ def _log_linear_recurrence(inputs: torch.Tensor, log_factor: torch.Tensor) -> to
 class CTCPrefixScorer:
     """CTC prefix scores for a batch of hypotheses, one row per decoder row.
 
-    ``log_probs`` (rows, T, V): the CTC head's log-probabilities for each row's crop (class 0 the
-    blank).  ``skip`` (V,) bool: tokens CTC does not see.  Used inside a decoding loop that calls
-    :meth:`scores` with the tokens just chosen, and :meth:`reorder` when rows are re-indexed (the
-    same protocol as the decoder's caches).
+    ``log_probs`` (C, T, V): the CTC head's log-probabilities for each crop (class 0 the blank),
+    read by ``beam`` rows each (crop ``c``'s rows are ``c*beam .. c*beam+beam-1``; the rows share
+    their crop's log-probabilities, not a copy each).  ``skip`` (V,) bool: tokens CTC does not see.
+    Used inside a decoding loop that calls :meth:`scores` with the tokens just chosen, and
+    :meth:`reorder` when rows are re-indexed (the same protocol as the decoder's caches).
     """
 
-    def __init__(self, log_probs: torch.Tensor, skip: torch.Tensor, eos_id: int, candidates: int = 8) -> None:
+    def __init__(self, log_probs: torch.Tensor, skip: torch.Tensor, eos_id: int, candidates: int = 8, beam: int = 1) -> None:
         self.log_probs = log_probs.double()
+        self.crop = torch.arange(log_probs.shape[0], device=log_probs.device).repeat_interleave(beam)  # each row's crop
         self.skip = skip.to(log_probs.device)
         self.eos_id = eos_id
         self.candidates = candidates
-        rows, frames, _ = log_probs.shape
-        blank = self.log_probs[:, :, 0]
+        rows, frames = self.crop.shape[0], log_probs.shape[1]
+        blank = self.log_probs[self.crop, :, 0]
         # Forward variables of the empty prefix at t = 0..T: no label yet, all blanks so far.
         self.nonblank = torch.full((rows, frames + 1), NEG_INF, dtype=torch.float64, device=log_probs.device)
         self.blank = torch.cat([torch.zeros_like(blank[:, :1]), torch.cumsum(blank, dim=1)], dim=1)
@@ -61,7 +63,7 @@ class CTCPrefixScorer:
         self.pending: tuple[torch.Tensor, ...] | None = None  # the candidates scored at the last step
 
     def reorder(self, index: torch.Tensor) -> None:
-        self.log_probs, self.nonblank, self.blank = self.log_probs[index], self.nonblank[index], self.blank[index]
+        self.crop, self.nonblank, self.blank = self.crop[index], self.nonblank[index], self.blank[index]
         self.prefix, self.last = self.prefix[index], self.last[index]
         if self.pending is not None:
             self.pending = tuple(p[index] for p in self.pending)
@@ -94,9 +96,8 @@ class CTCPrefixScorer:
         """For candidates ``cand`` (rows, K), ``unseen`` where CTC does not see them: the log prefix
         probabilities (rows, K) and the forward variables (rows, K, T+1) of each extended prefix."""
         rows, k = cand.shape
-        lp = self.log_probs  # (rows, T, V)
-        token_lp = lp.gather(2, cand.unsqueeze(1).expand(-1, lp.shape[1], -1)).transpose(1, 2)  # (rows, K, T)
-        blank_lp = lp[:, :, 0].unsqueeze(1).expand(rows, k, -1)
+        token_lp = self.log_probs[self.crop.unsqueeze(1), :, cand]  # (rows, K, T)
+        blank_lp = self.log_probs[self.crop, :, 0].unsqueeze(1).expand(rows, k, -1)
         # phi_s: the probability mass at time s (0..T-1) from which the new label may start; a repeated
         # label must be separated from the previous one by a blank.
         total = torch.logaddexp(self.nonblank, self.blank)[:, :-1].unsqueeze(1).expand(rows, k, -1)
