@@ -278,7 +278,9 @@ class CellDecoder(nn.Module):
 
         With crop reading each cell has its own memory (``memory_kv`` rows are
         cells): in training ``cross_scatter`` (see ``layers.DecoderLayer``) sends
-        each packed token to its cell's row; in decoding row c is cell c.
+        each packed token to its cell's row; in decoding ``cross_shape=(C, K)``
+        makes each cell's K hypotheses one query block over its row, or, once
+        some cells have ended, ``cross_scatter`` sends each query to its cell's row.
         """
         cross_bias = bias.unsqueeze(1) if bias is not None else None  # shared by the heads
         for i, layer in enumerate(self.layers):
