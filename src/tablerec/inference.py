@@ -28,7 +28,7 @@ MAX_PIXELS = 40_000_000  # a larger "table image" is refused rather than decoded
 # tables of seed 555 (docs/model.md); 0 is the attention decoder alone.
 DEFAULT_CTC_WEIGHT = 0.4
 # The cell text's beam: 3 reads better than greedy (TEDS +0.007 on held-out synthetic tables, +0.012 on the
-# PubTabNet examples, structure unchanged) at about 1.3x greedy's time per table (docs/model.md).
+# PubTabNet examples, structure unchanged) at about 1.2x greedy's time per table (docs/model.md).
 DEFAULT_CELL_BEAM = 3
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 
