@@ -266,7 +266,6 @@ def test_crop_cells_cuts_the_box_out_of_its_page():
     assert not ink[int((10 + 2 * my) * scale) + 2 :].any()  # beyond the box (plus margin): blank, not the next cell
 
 
-
 def test_crop_max_scale_bounds_how_far_small_text_is_enlarged():
     from tablerec.model.edd import crop_cells
 
@@ -281,6 +280,7 @@ def test_crop_max_scale_bounds_how_far_small_text_is_enlarged():
     # 2 px of ink: 2x at the cap of 2; 16 / 6 = 2.67x at a cap of 4 (the crop's height binds, not the cap).
     assert abs(heights[2.0] - 4.0) < 0.2 and abs(heights[4.0] - 2 * 16 / 6) < 0.2
     assert EDDConfig().crop_max_scale == 2.0  # checkpoints from before the field read as before
+
 
 def test_crop_reader_trains_and_its_layout_equals_incremental_decoding():
     torch.manual_seed(0)
@@ -419,7 +419,7 @@ def test_a_table_the_greedy_read_finds_tall_is_decoded_in_bands_at_any_beam(monk
     model = create_model(CROP).eval()
     rows = {1: 25, 3: 12}  # structure rows the greedy read and the beam find
 
-    def fake_structure(model, image, beam=1, force_beam=False, even_rows=True, width=None):
+    def fake_structure(model, encoded, beam=1, force_beam=False, even_rows=True, width=None):
         tokens = ["<tbody>"] + ["<tr>", "<td>", "</tr>"] * rows[beam] + ["</tbody>"]
         return tokens, torch.zeros(rows[beam], CROP.d_model), 0.0, None, None
 

@@ -57,14 +57,14 @@ def decode_image(
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
     words stand in separate columns is split, and a column without a word is dropped (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
-    x = prepare_image(image, model.config).to(device)
+    encoded = model.encoder(prepare_image(image, model.config).to(device).unsqueeze(0))
     # Whether a table is tall is told by a greedy read: a beam prefers a short hypothesis that ended (rows
     # left out) to long ones still going, and would call fewer tables tall than have the rows for it.
-    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, x, 1, False, even_rows)
+    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, encoded, 1, False, even_rows)
     decoded = None
     tall = tokens.count("<tr>") >= BAND_MIN_ROWS
     if beam > 1:
-        tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, x, beam, False, even_rows)
+        tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, encoded, beam, False, even_rows)
         tall = tall or tokens.count("<tr>") >= BAND_MIN_ROWS
     if bands and page is not None and tall:
         cuts = band_cuts(page[0].cpu().numpy(), BAND_MIN_LINES, BAND_LINES)
@@ -94,18 +94,20 @@ def decode(
     with crop reading and a CTC head, the CTC reading's share in the cell text (``read_crops``).
     ``even_rows``: every row of the structure as wide as the first row without a colspan (``grid``).
     """
-    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, image, beam, force_beam, even_rows)
+    tokens, cell_hidden, score, cell_memory, cell_grid = decode_table_structure(model, model.encoder(image.unsqueeze(0)), beam, force_beam,
+                                                                                 even_rows)
     boxes = model.box_head(cell_hidden) if len(cell_hidden) else None
     return read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, force_beam, snap, ctc_weight)
 
 
 def decode_table_structure(
-    model: EDD, image: torch.Tensor, beam: int = 1, force_beam: bool = False, even_rows: bool = True, width: int | None = None,
+    model: EDD, encoded: tuple, beam: int = 1, force_beam: bool = False, even_rows: bool = True, width: int | None = None,
 ) -> tuple[list[str], torch.Tensor, float, torch.Tensor, tuple[int, int] | None]:
-    """Encode a prepared image and decode its structure: the repaired (compressed) structure tokens,
-    the structure decoder's hidden state at each cell's opening ``(C, d)``, the structure's
-    log-probability, and the cell memory and its grid (for models that read the table memory)."""
-    memory, _, cell_memory, cell_grid = model.encoder(image.unsqueeze(0))
+    """Decode the structure of an encoded image (``model.encoder``'s output for one prepared image):
+    the repaired (compressed) structure tokens, the structure decoder's hidden state at each cell's
+    opening ``(C, d)``, the structure's log-probability, and the cell memory and its grid (for models
+    that read the table memory)."""
+    memory, _, cell_memory, cell_grid = encoded
     ids, hidden, score = decode_structure(model, memory, beam, force_beam, even_rows, width)
     kept = repair_structure([model.structure_vocab.tokens[i] for i in ids])
     tokens = [t for t, _ in kept]
@@ -201,7 +203,7 @@ def decode_bands(
     for band, (top, bottom) in enumerate(zip(edges, edges[1:])):
         y0, y1 = round(top * image.height / page_height), round(bottom * image.height / page_height)
         band_image = prepare_image(image.crop((0, y0, image.width, y1)), model.config).to(device)
-        tokens, cell_hidden, band_score, _, _ = decode_table_structure(model, band_image, beam, False, even_rows, width)
+        tokens, cell_hidden, band_score, _, _ = decode_table_structure(model, model.encoder(band_image.unsqueeze(0)), beam, False, even_rows, width)
         band_rows = _rows(tokens)
         if not band_rows or not len(cell_hidden):
             continue
