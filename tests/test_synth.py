@@ -13,6 +13,7 @@ from tablerec.cli import main
 from tablerec.pubtabnet import iter_records, validate_table
 from tablerec.synth import SynthConfig, iter_synth, merge_shards, synth_table, write_synth_dataset
 from tablerec.synth import content as synth_content
+from tablerec.synth import dataset as synth_dataset
 from tablerec.synth import fonts as synth_fonts
 from tablerec.synth.augment import rescale, rotate
 from tablerec.synth.generate import plan_table, table_rng
@@ -327,6 +328,21 @@ def test_cli_names_the_package_when_fonts_are_missing(tmp_path, monkeypatch, cap
     assert main(["synth", str(tmp_path / "out"), "-n", "2"]) == 2
     err = capsys.readouterr().err
     assert "apt-get install fonts-liberation" in err and err.count("\n") == 1
+
+
+def test_cli_warns_when_missing_packages_change_the_tables(tmp_path, monkeypatch, capsys):
+    # Only DejaVu and no word list: a seed draws other tables than on a fully set-up machine, so say so.
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    (fonts / "dejavu").symlink_to(synth_fonts.FONT_ROOT / "dejavu")
+    monkeypatch.setattr(synth_fonts, "FONT_ROOT", fonts)
+    monkeypatch.setattr(synth_dataset, "WORD_LIST", tmp_path / "no-such-dict")
+    assert main(["synth", str(tmp_path / "out"), "-n", "1", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tablerec: warning: ")
+    assert "fonts-freefont-ttf, fonts-liberation, wamerican not installed" in err
+    assert synth_dataset.missing_packages(SynthConfig(fonts=("DejaVu Sans",))) == ["wamerican"]
+    assert len((tmp_path / "out" / "annotations.jsonl").read_text().splitlines()) == 1
 
 
 def test_stats_compare_with_the_shared_real_tables(pubtabnet_examples, capsys):

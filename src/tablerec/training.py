@@ -23,6 +23,7 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -136,6 +137,11 @@ def synth_config_for(progress: float | None, base=None):
     return replace(config, **{k: v for k, v in settings.items() if k in known})
 
 
+@lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:  # training and validation sets alike would say it
+    print(f"tablerec: warning: {message}", file=sys.stderr)
+
+
 class SynthTables(Dataset):
     """``(image, table)`` for synthetic table ``index``; with a curriculum, table size grows with the index."""
 
@@ -143,11 +149,14 @@ class SynthTables(Dataset):
 
     def __init__(self, n: int, seed: int, curriculum_samples: int = 0, settings: dict[str, Any] | None = None) -> None:
         from .synth import SynthConfig
+        from .synth.dataset import reproducibility_warning
         from .synth.fonts import require_fonts
 
         self.n, self.seed, self.curriculum_samples = n, seed, curriculum_samples
         self.base = SynthConfig.from_dict(settings or {})  # bad settings fail here, before training starts
         require_fonts(self.base)  # and missing fonts too
+        if warning := reproducibility_warning(self.base):
+            _warn_once(warning)
         self._configs: dict[int, Any] = {}
         self._cache: dict[int, Any] = {}
 

@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING, Any
 from .config import SynthConfig
 
 if TYPE_CHECKING:
-    from .dataset import SynthError, WriteSummary, merge_shards, parse_shard, write_synth_dataset
+    from .dataset import (SynthError, WriteSummary, merge_shards, parse_shard, reproducibility_warning,
+                          write_synth_dataset)
     from .fonts import FontsMissing
     from .generate import iter_synth, synth_filename, synth_table
 
 # Loaded on first use, so that building the `tablerec` command line does not import Pillow and numpy.
 _LAZY = {
     "SynthError": "dataset", "WriteSummary": "dataset", "merge_shards": "dataset", "parse_shard": "dataset",
-    "write_synth_dataset": "dataset", "FontsMissing": "fonts", "iter_synth": "generate",
+    "write_synth_dataset": "dataset", "reproducibility_warning": "dataset", "FontsMissing": "fonts", "iter_synth": "generate",
     "synth_filename": "generate", "synth_table": "generate",
 }
 

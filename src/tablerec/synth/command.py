@@ -54,7 +54,7 @@ def config_from_overrides(pairs: list[str]) -> SynthConfig:
 
 
 def run(args) -> int:
-    from .dataset import SynthError, merge_shards, parse_shard, write_synth_dataset
+    from .dataset import SynthError, merge_shards, parse_shard, reproducibility_warning, write_synth_dataset
 
     config = config_from_overrides(args.set)
     if args.merge_shards is not None:
@@ -74,6 +74,8 @@ def run(args) -> int:
     if args.workers < 1:
         raise SynthError(f"--workers must be >= 1, not {args.workers}")
     shard = parse_shard(args.shard) if args.shard else (0, 1)
+    if args.n and (warning := reproducibility_warning(config)):
+        print(f"tablerec: warning: {warning}", file=sys.stderr)
     progress = None if args.quiet or not sys.stderr.isatty() else _progress_printer()
     started = time.perf_counter()
     try:

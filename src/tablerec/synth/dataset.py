@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .config import SynthConfig
-from .content import vocabulary
-from .fonts import require_fonts
+from .content import WORD_LIST, vocabulary
+from .fonts import missing_font_packages, require_fonts
 from .generate import make_table, synth_filename
 
 CONFIG_FILE = "synth_config.json"
@@ -166,6 +166,25 @@ def _lines(indices: range, workers: int, init_args: tuple) -> Iterator[str]:
         for start in range(0, len(indices), step):
             block = indices[start:start + step]
             yield from pool.imap(_make_one, block, chunksize=4)
+
+
+def missing_packages(config: SynthConfig | None = None) -> list[str]:
+    """Debian packages whose absence changes what a seed draws (font families, the word list): the same
+    seed gives other tables on a machine without them.  Generation still works; this is for a warning."""
+    config = config or SynthConfig()
+    missing = missing_font_packages(config)
+    if not WORD_LIST.is_file():
+        missing.append("wamerican")
+    return missing
+
+
+def reproducibility_warning(config: SynthConfig | None = None) -> str | None:
+    """One line for the user if ``missing_packages`` finds any, else None."""
+    missing = missing_packages(config)
+    if not missing:
+        return None
+    return (f"{', '.join(missing)} not installed: these tables differ from the same seed's on a machine with "
+            f"them (apt-get install {' '.join(missing)})")
 
 
 def write_synth_dataset(out_dir: str | os.PathLike, n: int, seed: int = 0, workers: int = 1, split: str = "train",

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 FONT_ROOT = Path("/usr/share/fonts/truetype")
 INSTALL_HINT = "apt-get install fonts-liberation fonts-dejavu-core fonts-freefont-ttf"
+# The Debian package of each family's files (by the folder under FONT_ROOT).
+FONT_PACKAGES = {"liberation": "fonts-liberation", "dejavu": "fonts-dejavu-core", "freefont": "fonts-freefont-ttf"}
 
 # family -> (serif?, regular, bold, italic, bold italic) relative to FONT_ROOT.
 # A family is usable when its regular, bold and italic files exist (fonts-dejavu-core
@@ -89,6 +91,15 @@ def _available_families(names: tuple[str, ...] | None, root: str) -> tuple[Famil
     if not found:
         raise FontsMissing(f"no usable fonts ({', '.join(wanted)}) under {root}; install them with: {INSTALL_HINT}")
     return tuple(found)
+
+
+def missing_font_packages(config: SynthConfig) -> list[str]:
+    """The packages of the families ``config`` draws from that are not installed: a seed's tables are drawn
+    from the families found, so without them they are other tables than on a machine with them."""
+    available = {family.name for family in available_families(config.fonts)}
+    wanted = config.fonts or tuple(FAMILY_FILES)
+    packages = {FONT_PACKAGES[FAMILY_FILES[name][1].split("/")[0]] for name in wanted if name not in available}
+    return sorted(packages)
 
 
 def cjk_families(root: str | Path | None = None) -> tuple[Family, ...]:
