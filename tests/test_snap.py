@@ -224,3 +224,21 @@ def test_tall_tables_are_cut_between_rows_not_inside_a_cell():
     for cut in cuts:
         y = cut / scale
         assert not any(top - 1 <= y <= bottom + 1 for top, bottom in rows), f"cut at {y:.0f} inside a row"
+
+
+def test_two_columns_set_closer_than_a_word_gap_are_two_columns():
+    # A right-aligned number column ends 6 px (half a text height) before a left-aligned text column
+    # starts, so their ink runs join into one; the box head puts two columns' centres in it, so it is
+    # cut, at the gap that rows have ink right beside on both sides, not at the nearer-to-the-middle
+    # gap inside the text column (where two right-aligned entries begin).
+    from tablerec.model.snap import column_extents
+
+    number_starts = [140, 140, 150, 170, 155, 165]
+    text_words = [[(206, 330)], [(206, 330)], [(206, 280)], [(206, 310)], [(336, 420)], [(336, 420)]]
+    line_words = [[(10, 90), (start, 200), *text] for start, text in zip(number_starts, text_words)]
+    grid = [(row, col, 1, 1) for row in range(6) for col in range(3)]
+    row_lines = [(row, row + 1) for row in range(6)]
+    anchors = np.array([50.0, 175.0, 380.0])  # the text column's centre is pulled right by its right-aligned cells
+    left, right = column_extents(grid, row_lines, line_words, anchors, np.zeros(500, dtype=bool), 13.0)
+    assert (left[1], right[1]) == (140, 200)
+    assert (left[2], right[2]) == (206, 420)

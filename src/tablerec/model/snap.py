@@ -387,6 +387,7 @@ def column_extents(
         if cs > 1:
             spanned[r: r + rs] = True
     covered = np.zeros(len(vertical_rule), dtype=np.int32)  # how many rows have ink at each x
+    row_ink: list[np.ndarray] = []
     n_used = 0
     for row, found in enumerate(row_lines):
         if found is None or spanned[row]:
@@ -396,10 +397,14 @@ def column_extents(
             for x0, x1 in line_words[m]:
                 ink[x0:x1] = True
         covered += ink
+        row_ink.append(ink)
         n_used += 1
     # A cell that spans columns the structure missed crosses gutters: x covered by one row alone is
     # not taken for a column's ink (unless the table has too few rows to tell).
-    runs = [(x0, x1) for x0, x1 in _joined_runs(covered >= (2 if n_used >= 3 else 1), COLUMN_JOIN * text_height) if x1 - x0 >= MIN_COLUMN_INK * text_height]
+    ink_columns = covered >= (2 if n_used >= 3 else 1)
+    joined = _split_between_anchors(_joined_runs(ink_columns, COLUMN_JOIN * text_height), _joined_runs(ink_columns, 1), row_ink, anchors,
+                                    text_height)
+    runs = [(x0, x1) for x0, x1 in joined if x1 - x0 >= MIN_COLUMN_INK * text_height]
     if not runs:
         return left, right
     columns = align_rows(runs, _in_order(anchors), *gap_costs(runs, None, _ruled(runs, vertical_rule)), COLUMN_ANCHOR_CAP, EMPTY_COLUMN_COST)
@@ -407,6 +412,41 @@ def column_extents(
         if group is not None:
             left[col], right[col] = runs[group[0]][0], runs[group[1] - 1][1]
     return left, right
+
+
+def _split_between_anchors(joined: list[tuple[int, int]], parts: list[tuple[int, int]], row_ink: list[np.ndarray],
+                           anchors: np.ndarray, text_height: float) -> list[tuple[int, int]]:
+    """Runs of column ink joined across small gaps (``joined``, made of ``parts``), cut again where the
+    box head puts two columns inside one (``anchors``: their centres, NaN: none).  Two columns set
+    closer than a text height (a right-aligned number beside left-aligned text) would otherwise be
+    one run, given to one column.  The cut is at the gap between the two centres that most rows
+    (``row_ink``: each row's ink across) have ink right beside on both sides, as a gutter between two
+    cells does; of equals, the one nearest their middle."""
+    centres = np.sort(anchors[~np.isnan(anchors)])
+    reach = max(1, int(text_height))
+    out: list[tuple[int, int]] = []
+    for start, end in joined:
+        inside = [part for part in parts if start <= part[0] and part[1] <= end]
+        cuts = set()
+        for a, b in zip(centres, centres[1:]):
+            if not (start <= a and b < end):
+                continue
+            between = [k for k in range(len(inside) - 1) if a <= inside[k][1] and inside[k + 1][0] <= b]
+            if not between:
+                continue
+
+            def gutter(k: int) -> tuple[int, float]:
+                gap_start, gap_end = inside[k][1], inside[k + 1][0]
+                both = sum(bool(ink[max(gap_start - reach, 0): gap_start].any() and ink[gap_end: gap_end + reach].any()) for ink in row_ink)
+                return -both, abs((gap_start + gap_end) / 2 - (a + b) / 2)
+
+            cuts.add(min(between, key=gutter))
+        first = 0
+        for k in sorted(cuts):
+            out.append((inside[first][0], inside[k][1]))
+            first = k + 1
+        out.append((inside[first][0], end))
+    return out
 
 
 def new_row_shares(
