@@ -242,3 +242,27 @@ def test_two_columns_set_closer_than_a_word_gap_are_two_columns():
     left, right = column_extents(grid, row_lines, line_words, anchors, np.zeros(500, dtype=bool), 13.0)
     assert (left[1], right[1]) == (140, 200)
     assert (left[2], right[2]) == (206, 420)
+
+
+def test_a_cell_without_words_on_its_neighbours_words_is_not_read_again():
+    # Three columns predicted where the page has two: the second and third columns' boxes lie on the
+    # same words.  The words go to one of them; the other, read, would read them a second time.
+    from PIL import ImageDraw
+
+    image = Image.new("L", (400, 120), 255)
+    draw = ImageDraw.Draw(image)
+    for top in (20, 50, 80):
+        for x0, x1 in ((20, 60), (66, 100), (200, 260)):  # a two-word label, a value
+            for x in range(x0, x1, 4):  # letter-like strokes (a solid block is a shaded area)
+                draw.rectangle((x, top, x + 1, top + 9), fill=0)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    grid = [(row, col, 1, 1) for row in range(3) for col in range(3)]
+    boxes = np.array([[x0 / 400, (top - 3) / 120, x1 / 400, (top + 13) / 120]
+                      for top in (20, 50, 80) for x0, x1 in ((18, 102), (195, 262), (198, 265))])
+    snapped = snap_boxes(page, boxes, grid)
+    for row in range(3):
+        label, second, third = 3 * row, 3 * row + 1, 3 * row + 2
+        assert snapped.has_ink[label] and snapped.has_ink[second] != snapped.has_ink[third]
+        assert label not in snapped.read_elsewhere
+        assert (second if snapped.has_ink[third] else third) in snapped.read_elsewhere
+    assert len(snapped.read_elsewhere) == 3

@@ -177,7 +177,11 @@ def read_cells(
                 snapped = snap_to_page()
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
+            blank = set(snapped.read_elsewhere)
+        else:
+            blank = set()
         cells = read_crops(model, page, boxes, cell_hidden, pieces, beam, force_beam, ctc_weight)
+        cells = [[] if i in blank else tokens for i, tokens in enumerate(cells)]
     else:
         cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, beam, force_beam)
         cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]

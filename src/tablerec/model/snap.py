@@ -27,7 +27,8 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
    cell of that row whose columns it overlaps most (or is nearest to).
 7. A cell's box spans its words across and their text lines down, each line at least as tall as the
    line boxes the reader was trained on (``LINE_BOX_HEIGHT``).  A cell that gets no word (most likely
-   an empty one) keeps its predicted columns and gets its rows' lines; it is still read.
+   an empty one) keeps its predicted columns and gets its rows' lines; it is still read, unless its box
+   lies on words given to another cell of its rows (``Snapped.read_elsewhere``: it would read them twice).
 
 Everything is NumPy on the page as the crop reader sees it (``prepare_page``: ink 0..255).
 """
@@ -83,6 +84,9 @@ class Snapped:
     split_cells: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     # Logical columns in which no cell got a word (``structure_edits.drop_columns`` drops them).
     empty_columns: list[int] = field(default_factory=list)
+    # Cells that got no word but whose box lies on words given to another cell of their rows: read,
+    # they would read those words a second time (they are left empty).
+    read_elsewhere: list[int] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -587,6 +591,10 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if not cell_words[i]:
             top, bottom = line_boxes[min(a for a, _ in rows_found)][0], line_boxes[max(b for _, b in rows_found) - 1][1]
             out.boxes[i, [1, 3]] = top / height, bottom / height
+            x0, x1 = pixel[i, 0], pixel[i, 2]
+            others = [w for j in range(n) if j != i and cell_words[j] for w in cell_words[j] if top <= (w[1] + w[3]) / 2 <= bottom]
+            if any(min(x1, w[2]) - max(x0, w[0]) > 0.5 * (w[2] - w[0]) for w in others):
+                out.read_elsewhere.append(i)
             continue
         # Across: the ink of the words; down: the text lines they are on (ascenders to descenders, as
         # the boxes the reader was trained on, not the ink of the cell's own letters).
