@@ -266,3 +266,22 @@ def test_a_cell_without_words_on_its_neighbours_words_is_not_read_again():
         assert label not in snapped.read_elsewhere
         assert (second if snapped.has_ink[third] else third) in snapped.read_elsewhere
     assert len(snapped.read_elsewhere) == 3
+
+
+def test_the_foot_of_a_long_line_of_serif_text_is_not_a_rule():
+    # A long line whose letters' feet fill its baseline row across most of the table: that row is as
+    # dense as a rule, but a text body stands on it.  Two real rules, one clear of text and one with
+    # text a pixel above and below (a small table set tight), stay rules.
+    from tablerec.model.snap import remove_rules
+
+    ink = np.zeros((70, 300), dtype=bool)
+    ink[10:17, 0:270:3] = True  # letter strokes
+    ink[17, 0:220] = True  # their feet
+    ink[18, 5:300:40] = True  # a few descenders
+    ink[30, :] = True  # a rule in the clear
+    ink[40:47, 0:300:3] = True  # tight text above a rule
+    ink[48, :] = True
+    ink[50:57, 0:300:3] = True  # and below it
+    _, _, horizontal, _ = remove_rules(ink)
+    assert not horizontal[17]
+    assert horizontal[30] and horizontal[48]

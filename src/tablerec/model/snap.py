@@ -6,7 +6,8 @@ The box head places a cell from the structure decoder's state over a 36 x 36 fea
 docs/model.md).  The cell reader then crops the wrong line.  The page itself says exactly where the text lines are, so:
 
 1. Binarise the page and remove rules: long horizontal and vertical ink runs, and thin bands of
-   pixel rows with ink across most of the table (a rule broken up by noise or blur).
+   pixel rows with ink across most of the table (a rule broken up by noise or blur), unless it is
+   the foot of a long line of text.
 2. Find the text lines: runs of pixel rows with ink.
 3. Align the table's logical rows to the text lines, in order (dynamic programming): each row takes
    a contiguous group of lines (several for cells of several lines), a line may be left out (a title,
@@ -197,8 +198,9 @@ def remove_rules(ink: np.ndarray, filled: np.ndarray | None = None) -> tuple[np.
     # heights, but its pixel rows still hold ink across most of the table, in a thin band.
     columns = np.nonzero(ink.any(axis=0))[0]
     extent = columns[-1] - columns[0] + 1 if columns.size else 0
-    for top, bottom in _joined_runs(ink.sum(axis=1) >= 0.5 * max(extent, 1), 1):
-        if bottom - top <= max(3, int(0.5 * text_height)):
+    row_ink = ink.sum(axis=1)
+    for top, bottom in _joined_runs(row_ink >= 0.5 * max(extent, 1), 1):
+        if bottom - top <= max(3, int(0.5 * text_height)) and not _baseline(row_ink, top, bottom, text_height):
             rules[top:bottom] |= ink[top:bottom]
             horizontal[top:bottom] = True
     grown = rules.copy()
@@ -207,6 +209,19 @@ def remove_rules(ink: np.ndarray, filled: np.ndarray | None = None) -> tuple[np.
     grown[:, 1:] |= rules[:, :-1]
     grown[:, :-1] |= rules[:, 1:]
     return ink & ~grown, text_height, horizontal, vertical.any(axis=0)
+
+
+def _baseline(row_ink: np.ndarray, top: int, bottom: int, text_height: float) -> bool:
+    """Whether the thin band of dense pixel rows ``[top, bottom)`` is the foot of a long line of text
+    (serifs and letters' bottoms fill the baseline's row), not a rule: ink in every row of half a
+    text height above it (the letters' bodies; a rule has a blank row there unless text touches
+    it), at least a quarter as dense, and a blank row within half a text height below (only
+    descenders go further)."""
+    half = max(int(text_height), 1) // 2 + 1
+    above = row_ink[max(top - half, 0): top]
+    below = row_ink[bottom: bottom + half + 1]
+    return (top >= half and bool((above > 0).all()) and float(above.mean()) >= 0.25 * float(row_ink[top:bottom].min())
+            and bool((below == 0).any()))
 
 
 def _joined_runs(flags: np.ndarray, gap_below: float) -> list[tuple[int, int]]:
