@@ -336,13 +336,17 @@ def test_cli_warns_when_missing_packages_change_the_tables(tmp_path, monkeypatch
     fonts.mkdir()
     (fonts / "dejavu").symlink_to(synth_fonts.FONT_ROOT / "dejavu")
     monkeypatch.setattr(synth_fonts, "FONT_ROOT", fonts)
-    monkeypatch.setattr(synth_dataset, "WORD_LIST", tmp_path / "no-such-dict")
-    assert main(["synth", str(tmp_path / "out"), "-n", "1", "--quiet"]) == 0
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("tablerec: warning: ")
-    assert "fonts-freefont-ttf, fonts-liberation, wamerican not installed" in err
-    assert synth_dataset.missing_packages(SynthConfig(fonts=("DejaVu Sans",))) == ["wamerican"]
-    assert len((tmp_path / "out" / "annotations.jsonl").read_text().splitlines()) == 1
+    monkeypatch.setattr(synth_content, "WORD_LIST", tmp_path / "no-such-dict")
+    synth_content.vocabulary.cache_clear()
+    try:
+        assert main(["synth", str(tmp_path / "out"), "-n", "1", "--quiet"]) == 0
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("tablerec: warning: ")
+        assert "fonts-freefont-ttf, fonts-liberation, wamerican not installed" in err
+        assert synth_dataset.missing_packages(SynthConfig(fonts=("DejaVu Sans",))) == ["wamerican"]
+        assert len((tmp_path / "out" / "annotations.jsonl").read_text().splitlines()) == 1
+    finally:
+        synth_content.vocabulary.cache_clear()
 
 
 def test_stats_compare_with_the_shared_real_tables(pubtabnet_examples, capsys):

@@ -138,6 +138,7 @@ def read_cells(
         if page is None:
             raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
         pieces = None
+        blank: set[int] = set()  # cells left empty, unread (``Snapped.read_elsewhere``)
         grid = [place[:4] for place in logical_grid(structure)] if snap else []
         if len(grid) == len(cell_hidden) > 0:  # one grid place per cell: always so for a repaired structure
             ink = page[0].cpu().numpy()
@@ -178,8 +179,6 @@ def read_cells(
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
             blank = set(snapped.read_elsewhere)
-        else:
-            blank = set()
         cells = read_crops(model, page, boxes, cell_hidden, pieces, beam, force_beam, ctc_weight)
         cells = [[] if i in blank else tokens for i, tokens in enumerate(cells)]
     else:

@@ -599,6 +599,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
                     centre = (x0 + x1) / 2
                     best = int(np.argmin([min(abs(centre - reach[i, 0]), abs(centre - reach[i, 1])) for i in members]))
                 cell_words[members[best]].append((x0, top, x1, bottom))
+    given = [(j, w) for j in range(n) for w in cell_words[j]]  # every word, with the cell it went to
     for i, (r, _, rs, _) in enumerate(grid):
         rows_found = [row_lines[k] for k in range(r, min(r + rs, n_rows)) if row_lines[k] is not None]
         if not rows_found:
@@ -607,7 +608,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
             top, bottom = line_boxes[min(a for a, _ in rows_found)][0], line_boxes[max(b for _, b in rows_found) - 1][1]
             out.boxes[i, [1, 3]] = top / height, bottom / height
             x0, x1 = pixel[i, 0], pixel[i, 2]
-            others = [w for j in range(n) if j != i and cell_words[j] for w in cell_words[j] if top <= (w[1] + w[3]) / 2 <= bottom]
+            others = [w for j, w in given if j != i and top <= (w[1] + w[3]) / 2 <= bottom]
             if any(min(x1, w[2]) - max(x0, w[0]) > 0.5 * (w[2] - w[0]) for w in others):
                 out.read_elsewhere.append(i)
             continue

@@ -201,6 +201,11 @@ def vocabulary() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(lower), tuple(capital)
 
 
+def uses_built_in_words() -> bool:
+    """True if the word list was missing or unusable and ``vocabulary`` fell back to the built-in words."""
+    return vocabulary()[0] == tuple(FALLBACK_WORDS)
+
+
 Supported = Callable[[str], bool]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .config import SynthConfig
-from .content import WORD_LIST, vocabulary
+from .content import uses_built_in_words, vocabulary
 from .fonts import missing_font_packages, require_fonts
 from .generate import make_table, synth_filename
 
@@ -173,7 +173,7 @@ def missing_packages(config: SynthConfig | None = None) -> list[str]:
     seed gives other tables on a machine without them.  Generation still works; this is for a warning."""
     config = config or SynthConfig()
     missing = missing_font_packages(config)
-    if not WORD_LIST.is_file():
+    if uses_built_in_words():
         missing.append("wamerican")
     return missing
 

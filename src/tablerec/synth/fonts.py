@@ -13,9 +13,9 @@ if TYPE_CHECKING:
     from .config import SynthConfig
 
 FONT_ROOT = Path("/usr/share/fonts/truetype")
-INSTALL_HINT = "apt-get install fonts-liberation fonts-dejavu-core fonts-freefont-ttf"
 # The Debian package of each family's files (by the folder under FONT_ROOT).
 FONT_PACKAGES = {"liberation": "fonts-liberation", "dejavu": "fonts-dejavu-core", "freefont": "fonts-freefont-ttf"}
+INSTALL_HINT = "apt-get install " + " ".join(FONT_PACKAGES.values())
 
 # family -> (serif?, regular, bold, italic, bold italic) relative to FONT_ROOT.
 # A family is usable when its regular, bold and italic files exist (fonts-dejavu-core
