@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tablerec.model.edd import EDDConfig, prepare_page
-from tablerec.model.structure_edits import drop_columns, join_rows, split_cells
+from tablerec.model.structure_edits import drop_columns, insert_rows, join_rows, split_cells
 from tablerec.model.snap import snap_boxes
 from tablerec.table import logical_grid
 
@@ -175,3 +175,86 @@ def test_snapping_reports_a_column_without_words():
     xs = (10, 150, 240, 320)
     boxes = np.array([[xs[c] / 400, (10 + 30 * r) / 100, (xs[c] + 60) / 400, (26 + 30 * r) / 100] for r in range(3) for c in range(4)])
     assert snap_boxes(page, boxes, grid).empty_columns == [2]
+
+
+def test_a_missing_row_is_inserted_as_the_table_sets_its_section_rows():
+    structure = _structure([["<td>", "<td>", "<td>"], ["<td>", "<td>", "<td>"], ["<td>", "<td>", "<td>"]], head=1)
+    # No section row of its own: one cell across the table, before body row 2.
+    new, source = insert_rows(structure, [(2, 0.5, 0.6, True)], [True] * 9)
+    assert new == _structure([["<td>"] * 3, ["<td>"] * 3, ['<td colspan="3">'], ["<td>"] * 3], head=1)
+    assert source == [0, 1, 2, 3, 4, 5, (0, 0, 3), 6, 7, 8]
+    # A body row that is a label beside empty cells: the new row is set so too.
+    has_words = [True, True, True, True, False, False, True, True, True]
+    new, source = insert_rows(structure, [(2, 0.5, 0.6, True)], has_words)
+    assert new == _structure([["<td>"] * 3] * 4, head=1)
+    assert source[6:9] == [(0, 0, 1), (0, 1, 1), (0, 2, 1)]
+    # A row of the body (not a section label): a cell per column, also after the last row.
+    new, source = insert_rows(structure, [(2, 0.5, 0.6, False), (3, 0.8, 0.9, False)], [True] * 9)
+    assert new == _structure([["<td>"] * 3] * 5, head=1)
+    assert source[-3:] == [(1, 0, 1), (1, 1, 1), (1, 2, 1)]
+    # Not in the header, not inside a cell spanning rows; right under the header, a section label only
+    # (a line across the columns there is as often the header's second line).
+    assert insert_rows(structure, [(0, 0.0, 0.1, True)], [True] * 9) is None
+    assert insert_rows(structure, [(1, 0.2, 0.3, False)], [True] * 9) is None
+    assert insert_rows(structure, [(1, 0.2, 0.3, True)], [True] * 9) is not None
+    spanning = _structure([["<td>", "<td>"], ['<td rowspan="2">', "<td>"], ["<td>"]], head=1)
+    assert insert_rows(spanning, [(2, 0.6, 0.7, True)], [True] * 5) is None
+
+
+def _section_page(label_y: int) -> np.ndarray:
+    """A header and four body rows 30 px apart; a section label alone in the first column at
+    ``label_y``, between the second and third body rows."""
+    image = Image.new("L", (400, 190), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    for x, text in zip(XS, ("Group", "Mean", "SD", "n")):
+        draw.text((x, 8), text, font=font, fill=0)
+    for y, values in ((38, ("7.1", "2,003", "0.44")), (68, ("9.8", "1,977", "0.51")),
+                      (128, ("6.3", "1,412", "0.39")), (158, ("8.0", "2,110", "0.47"))):
+        draw.text((XS[0], y), "A row", font=font, fill=0)
+        for x, text in zip(XS[1:], values):
+            draw.text((x, y), text, font=font, fill=0)
+    draw.text((XS[0], label_y), "Section", font=font, fill=0)
+    return prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+
+
+def test_snapping_reports_a_section_label_that_no_row_took():
+    # The decoder wrote the header and the four body rows, not the section label's row.
+    structure = _structure([["<td>"] * 4] * 5, head=1)
+    grid = [place[:4] for place in logical_grid(structure)]
+    tops = (8, 38, 68, 128, 158)
+    boxes = np.array([[XS[c] / 400, tops[r] / 190, (XS[c] + 60) / 400, (tops[r] + 16) / 190] for r, c, _, _ in grid])
+    snapped = snap_boxes(_section_page(98), boxes, grid)
+    assert [(r, label) for r, _, _, label in snapped.missing_rows] == [(3, True)]  # before the third body row
+    _, top, bottom, _ = snapped.missing_rows[0]
+    assert top < 106 / 190 < bottom
+    # A second line of the label of the row above, set as close as a cell's lines, is no row.
+    snapped = snap_boxes(_section_page(84), boxes, grid)
+    assert snapped.missing_rows == []
+
+
+def test_snapping_reports_two_rows_decoded_as_one():
+    # Rows of a label wrapped over two lines (valign top): the decoder wrote the second and third
+    # body rows as one row; its lines hold two that fill every column.
+    image = Image.new("L", (400, 200), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    for x, text in zip(XS, ("Group", "Mean", "SD", "n")):
+        draw.text((x, 8), text, font=font, fill=0)
+    for y, values in ((40, ("7.1", "2,003", "0.44")), (80, ("9.8", "1,977", "0.51")), (120, ("6.3", "1,412", "0.39")),
+                      (160, ("8.0", "2,110", "0.47"))):
+        draw.text((XS[0], y), "A label", font=font, fill=0)
+        draw.text((XS[0], y + 17), "wrapped", font=font, fill=0)
+        for x, text in zip(XS[1:], values):
+            draw.text((x, y), text, font=font, fill=0)
+    page = prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+    structure = _structure([["<td>"] * 4] * 4, head=1)
+    grid = [place[:4] for place in logical_grid(structure)]
+    spans = ((8, 24), (40, 74), (80, 154), (160, 194))
+    boxes = np.array([[XS[c] / 400, spans[r][0] / 200, (XS[c] + 60) / 400, spans[r][1] / 200] for r, c, _, _ in grid])
+    snapped = snap_boxes(page, boxes, grid)
+    assert [(r, label) for r, _, _, label in snapped.missing_rows] == [(3, False)]
+    _, top, _, _ = snapped.missing_rows[0]
+    assert 110 / 200 < top < 125 / 200  # from the third body row's first line
+    new, source = insert_rows(structure, snapped.missing_rows, snapped.has_ink.tolist())
+    assert new.count("<tr>") == 5

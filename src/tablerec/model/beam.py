@@ -21,7 +21,7 @@ from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
-from .structure_edits import drop_columns, join_rows, split_cells
+from .structure_edits import drop_columns, insert_rows, join_rows, split_cells
 from .snap import Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
@@ -176,9 +176,36 @@ def read_cells(
                 index = torch.tensor(kept, dtype=torch.long)
                 boxes, cell_hidden = boxes[index], cell_hidden[index]
                 snapped = snap_to_page()
+            inserted = insert_rows(structure, snapped.missing_rows, snapped.has_ink.tolist()) if structure_edits and snapped.missing_rows else None
+            if inserted is not None:
+                # Rows the decoder left out: new cells, each with the state of the next old cell (the
+                # row below's) and a box on the row's lines, across its columns.  Snap again.
+                structure, source = inserted
+                old = [s for s in source if isinstance(s, int)]
+                columns = {}
+                for i, (_, c, _, cs, _) in enumerate(logical_grid(structure)):
+                    if isinstance(source[i], int) and cs == 1:
+                        columns.setdefault(c, []).append(boxes[source[i]])
+                new_boxes, states = [], []
+                for i, s in enumerate(source):
+                    if isinstance(s, int):
+                        new_boxes.append(boxes[s])
+                        states.append(cell_hidden[s])
+                        continue
+                    k, col, colspan = s
+                    below = next((t for t in source[i:] if isinstance(t, int)), old[-1])
+                    left = [torch.stack(columns[c])[:, 0].median() for c in range(col, col + colspan) if c in columns]
+                    right = [torch.stack(columns[c])[:, 2].median() for c in range(col, col + colspan) if c in columns]
+                    x0, x1 = (min(left), max(right)) if left else (boxes[below, 0], boxes[below, 2])
+                    _, top, bottom, _ = snapped.missing_rows[k]
+                    new_boxes.append(torch.stack([torch.as_tensor(v, dtype=boxes.dtype) for v in (x0, top, x1, bottom)]))
+                    states.append(cell_hidden[below])
+                boxes, cell_hidden = torch.stack(new_boxes), torch.stack(states)
+                snapped = snap_to_page()
+                blank.update(i for i, s in enumerate(source) if not isinstance(s, int) and not snapped.pieces[i])
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
-            blank = set(snapped.read_elsewhere)
+            blank |= set(snapped.read_elsewhere)
         cells = read_crops(model, page, boxes, cell_hidden, pieces, beam, force_beam, ctc_weight)
         cells = [[] if i in blank else tokens for i, tokens in enumerate(cells)]
     else:

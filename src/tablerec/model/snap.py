@@ -23,7 +23,8 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
 5. With the columns known, align the rows again, now also judging each gap between two lines by the
    columns the two fill (``new_row_shares``: shares of a new row counted on synthetic tables).
    Two rows the page shows as one cell's lines are reported (``Snapped.joined_rows``), and so are
-   spanning cells whose words stand in separate columns (``Snapped.split_cells``).
+   spanning cells whose words stand in separate columns (``Snapped.split_cells``) and rows the
+   structure lacks (``Snapped.missing_rows``).
 6. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
    cell of that row whose columns it overlaps most (or is nearest to).
 7. A cell's box spans its words across and their text lines down, each line at least as tall as the
@@ -67,6 +68,9 @@ MAX_PIECE_WIDTH = 20.0
 # Two rows whose lines meet at a gap where a new row starts less often than this (``new_row_shares``:
 # one line's columns within the other's, closer than 0.8 of the row gap) are one row split in two.
 JOINED_ROW_SHARE = 0.1
+# A text line that no row took is a row the structure lacks (``Snapped.missing_rows``) if it is at
+# least this share of the distance between rows from the lines above and below it.
+MISSING_ROW_GAP = 0.6
 # Words of two cells side by side are further apart than a word space (about 0.3-0.5 text heights).
 SPLIT_GAP = 1.5
 
@@ -88,6 +92,11 @@ class Snapped:
     # Cells that got no word but whose box lies on words given to another cell of their rows: read,
     # they would read those words a second time (they are left empty).
     read_elsewhere: list[int] = field(default_factory=list)
+    # Rows the structure lacks: a text line between two rows that no row took (a section label the
+    # decoder left out, most of all), or the second of two rows the decoder wrote as one: (the logical
+    # row it goes before, its top and bottom (normalised), whether its words stand in the first column
+    # alone) (``structure_edits.insert_rows`` inserts them).
+    missing_rows: list[tuple[int, float, float, bool]] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -624,12 +633,64 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         col for col in range(n_cols)
         if any(c == col and cs == 1 for _, c, _, cs in grid) and not any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs)
     ]
+    out.missing_rows = _missing_rows(row_lines, lines, line_words, line_boxes, left, right, text_height, height)
     for i, (_, c, rs, cs) in enumerate(grid):
         if cs > 1 and rs == 1 and cell_words[i]:
             columns = _separate_columns(cell_words[i], left[c: c + cs], right[c: c + cs], text_height)
             if columns is not None:
                 out.split_cells[i] = [(x0 / width, x1 / width) for x0, x1 in columns]
     return out
+
+
+def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int, int]], line_words: list[list[tuple[int, int]]],
+                  line_boxes: list[tuple[float, float]], left: np.ndarray, right: np.ndarray, text_height: float,
+                  height: int) -> list[tuple[int, float, float, bool]]:
+    """Rows the structure lacks (``Snapped.missing_rows``), two kinds:
+
+    * a text line that no row took, alone between two rows that took lines, with a word in the first
+      column, as far from the lines above and below as rows are from each other (a line of a cell's
+      text that the alignment left out sits closer to its cell's other lines; a line above the
+      first row is a title, one below the last a note);
+    * a row whose lines hold two that each fill half the table's columns or more, mostly the same
+      ones (lines of one row hold one such line; the wrapped lines of its labels fill one column):
+      two rows the decoder wrote as one; the second starts a row of its own."""
+    if len(left) < 2 or np.isnan(left[1]) or np.isnan(right[0]):
+        return []
+    taken = np.zeros(len(lines), dtype=bool)
+    starts = {}  # first line of a row -> the row
+    for r, found in enumerate(row_lines):
+        if found is not None:
+            taken[found[0]:found[1]] = True
+            starts[found[0]] = r
+    if len(starts) < 3:
+        return []
+    centres = np.array([(top + bottom) / 2 for top, bottom in lines])
+    row_pitch = float(np.median(np.diff(centres[sorted(starts)])))
+    missing = []
+    for k in range(1, len(lines) - 1):
+        if taken[k] or not taken[k - 1] or not taken[k + 1] or k + 1 not in starts:
+            continue
+        found = line_words[k]
+        if not any(x1 - x0 >= text_height for x0, x1 in found):
+            continue  # specks
+        if min(x0 for x0, _ in found) > right[0]:
+            continue  # no word in the first column
+        if min(centres[k] - centres[k - 1], centres[k + 1] - centres[k]) < MISSING_ROW_GAP * row_pitch:
+            continue
+        label = max(x1 for _, x1 in found) <= left[1]  # the first column's alone: a section label
+        missing.append((starts[k + 1], line_boxes[k][0] / height, line_boxes[k][1] / height, label))
+    known = ~(np.isnan(left) | np.isnan(right))
+    filled = [{c for c in np.nonzero(known)[0].tolist() for x0, x1 in found if min(x1, right[c]) - max(x0, left[c]) > 0}
+              for found in line_words]
+    for r, found in enumerate(row_lines):
+        if found is None or r + 1 < len(row_lines) and row_lines[r + 1] is None:
+            continue
+        full = [m for m in range(*found) if len(filled[m]) >= max(2, 0.5 * known.sum())]
+        for a, b in zip(full, full[1:]):
+            if len(filled[a] & filled[b]) >= 0.6 * len(filled[a] | filled[b]):
+                missing.append((r + 1, line_boxes[b][0] / height, line_boxes[found[1] - 1][1] / height, False))
+                break
+    return missing
 
 
 def _separate_columns(cell_words: list[tuple[int, int, int, int]], left: np.ndarray, right: np.ndarray,

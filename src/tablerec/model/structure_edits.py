@@ -15,6 +15,13 @@ cell per column, a units row ("(RMB'000)" over every column of figures) most of 
 words that each stand in one column, wider apart than word spaces (``snap.Snapped.split_cells``),
 and ``split_cells`` makes a plain cell of each column the spanning cell covered.
 
+Rows the decoder left out: a line of the page that no row of the structure took, most often a section
+label ("Investing activities") over the rows below it, or the second of two rows the decoder wrote as
+one (``snap.Snapped.missing_rows``).  ``insert_rows`` gives each a row: a cell per column, except for a
+section label where the table sets no other section row as a label beside empty cells: one cell
+across the table.  Not inside a cell spanning rows, not in the header, and, right under the header,
+only a section label (a line across the columns there is as often the header's second line).
+
 Columns the page does not have: a logical column in which no cell got a word
 (``snap.Snapped.empty_columns``) was, on every test set, one the truth lacks; ``drop_columns``
 removes it.
@@ -137,6 +144,66 @@ def drop_columns(structure: list[str], columns: list[int]) -> tuple[list[str], l
             continue
         out.append(item)
     return _tokens(out), [i for i, w in enumerate(width) if w > 0]
+
+
+def insert_rows(structure: list[str], missing: list[tuple[int, float, float, bool]],
+                has_words: list[bool]) -> tuple[list[str], list[int | tuple[int, int, int]]] | None:
+    """``structure`` (expanded tokens) with a new body row before logical row ``r`` (or after the last)
+    for each ``(r, top, bottom, label)`` of ``missing`` (``label``: a section label, its words in the
+    first column alone; ``has_words``: per cell, whether snapping gave it words).  Returns the
+    new structure and, per cell of it, the old cell's index or, for a new cell, (its entry in
+    ``missing``, its column, its colspan); None if no row was inserted."""
+    grid = logical_grid(structure)
+    if not grid:
+        return None
+    n_rows = max(row + rowspan for row, _, rowspan, _, _ in grid)
+    n_cols = max(col + colspan for _, col, _, colspan, _ in grid)
+    head_rows = {row for row, _, _, _, in_head in grid if in_head}
+    body_starts = {row for row, *_ in grid} - head_rows
+    # How the table sets its other section rows: a label beside empty cells, or one cell across.  A
+    # cell across is the safer guess: against a label beside empty cells it costs TEDS about what
+    # leaving the row out does, while a label beside empty cells against a cell across costs more.
+    cells_of: dict[int, list[int]] = {}
+    for i, (row, *_rest) in enumerate(grid):
+        cells_of.setdefault(row, []).append(i)
+    beside_empty = any(
+        len(cells) == n_cols > 1 and has_words[cells[0]] and not any(has_words[i] for i in cells[1:])
+        for row, cells in cells_of.items() if row in body_starts
+    )
+    across = any(col == 0 and colspan == n_cols and not in_head for _, col, _, colspan, in_head in grid)
+    as_label = beside_empty and not across
+    before: dict[int, int] = {}
+    first_body = min(body_starts, default=n_rows)
+    for k, (r, _, _, label) in enumerate(missing):
+        inside_span = any(row < r < row + rowspan for row, _, rowspan, _, _ in grid)
+        # Right under the header, a line across the columns is as often the header's second line.
+        under_header = r == first_body and bool(head_rows) and not label
+        if 0 < r <= n_rows and (r in body_starts or r == n_rows) and not inside_span and not under_header and r not in before:
+            before[r] = k
+    out: list[str] = []
+    source: list[int | tuple[int, int, int]] = []
+
+    def add_row(k: int) -> None:
+        if missing[k][3] and not as_label:  # a section label: one cell across the table
+            out.extend(["<tr>", "<td", f' colspan="{n_cols}"', ">", "</td>", "</tr>"])
+            source.append((k, 0, n_cols))
+        else:
+            out.extend(["<tr>", *(["<td>", "</td>"] * n_cols), "</tr>"])
+            source.extend((k, col, 1) for col in range(n_cols))
+
+    row, cell = -1, -1
+    for token in structure:
+        if token == "<tr>":
+            row += 1
+            if row in before:
+                add_row(before.pop(row))
+        elif token in ("<td>", "<td"):
+            cell += 1
+            source.append(cell)
+        elif token == "</tbody>" and row == n_rows - 1 and n_rows in before:
+            add_row(before.pop(n_rows))  # after the last row
+        out.append(token)
+    return (out, source) if len(source) > cell + 1 else None
 
 
 # Expanded structure tokens with each cell opening ("<td>", or "<td" + attributes + ">") as one item:
