@@ -262,7 +262,7 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--no-structure-edits", action="store_true",
                    help="keep the decoded rows, cells and columns (default: a row the page shows as the lower lines of the row above "
                         "is folded into it, a spanning cell whose words stand in separate columns is split, a column without a word "
-                        "is dropped)")
+                        "is dropped, a row the decoder left out is put back)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 

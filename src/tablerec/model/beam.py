@@ -55,7 +55,8 @@ def decode_image(
     structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
     cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
-    words stand in separate columns is split, and a column without a word is dropped (``read_cells``)."""
+    words stand in separate columns is split, a column without a word is dropped, and a row the
+    decoder left out is put back (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     encoded = model.encoder(prepare_image(image, model.config).to(device).unsqueeze(0))
     # Whether a table is tall is told by a greedy read: a beam prefers a short hypothesis that ended (rows
@@ -130,7 +131,8 @@ def read_cells(
     read the table memory, from ``cell_memory``.  ``structure_edits``: a row that snapping finds to be
     the lower lines of the row above is folded into it (``structure_edits.join_rows``), a spanning
     cell whose words stand in separate columns is made a cell per column (``structure_edits.split_cells``),
-    and a column in which no cell got a word is dropped (``structure_edits.drop_columns``)."""
+    a column in which no cell got a word is dropped (``structure_edits.drop_columns``), and a row the
+    decoder left out, which snapping finds on the page, is put back (``structure_edits.insert_rows``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
         return Decoded(structure, [], [], score)
