@@ -180,31 +180,12 @@ def read_cells(
                 snapped = snap_to_page()
             inserted = insert_rows(structure, snapped.missing_rows, snapped.has_ink.tolist()) if structure_edits and snapped.missing_rows else None
             if inserted is not None:
-                # Rows the decoder left out: new cells, each with the state of the next old cell (the
-                # row below's) and a box on the row's lines, across its columns.  Snap again.
+                # Rows the decoder left out: give their cells boxes and states, and snap again.  A new
+                # cell that gets no word stays empty, unread (its row's words went to its other cells).
                 structure, source = inserted
-                old = [s for s in source if isinstance(s, int)]
-                columns = {}
-                for i, (_, c, _, cs, _) in enumerate(logical_grid(structure)):
-                    if isinstance(source[i], int) and cs == 1:
-                        columns.setdefault(c, []).append(boxes[source[i]])
-                new_boxes, states = [], []
-                for i, s in enumerate(source):
-                    if isinstance(s, int):
-                        new_boxes.append(boxes[s])
-                        states.append(cell_hidden[s])
-                        continue
-                    k, col, colspan = s
-                    below = next((t for t in source[i:] if isinstance(t, int)), old[-1])
-                    left = [torch.stack(columns[c])[:, 0].median() for c in range(col, col + colspan) if c in columns]
-                    right = [torch.stack(columns[c])[:, 2].median() for c in range(col, col + colspan) if c in columns]
-                    x0, x1 = (min(left), max(right)) if left else (boxes[below, 0], boxes[below, 2])
-                    _, top, bottom, _ = snapped.missing_rows[k]
-                    new_boxes.append(torch.stack([torch.as_tensor(v, dtype=boxes.dtype) for v in (x0, top, x1, bottom)]))
-                    states.append(cell_hidden[below])
-                boxes, cell_hidden = torch.stack(new_boxes), torch.stack(states)
+                boxes, cell_hidden = _inserted_cells(structure, source, boxes, cell_hidden, snapped.missing_rows)
                 snapped = snap_to_page()
-                blank.update(i for i, s in enumerate(source) if not isinstance(s, int) and not snapped.pieces[i])
+                blank.update(i for i, origin in enumerate(source) if not isinstance(origin, int) and not snapped.pieces[i])
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
             blank |= set(snapped.read_elsewhere)
@@ -215,6 +196,34 @@ def read_cells(
         cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
     box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
     return Decoded(structure, cells, box_list, score)
+
+
+def _inserted_cells(
+    structure: list[str], source: list, boxes: torch.Tensor, cell_hidden: torch.Tensor, missing: list[tuple[int, float, float, bool]],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boxes and structure-decoder states for the cells of ``structure`` after ``insert_rows``
+    (``source``: per cell, its old index or (entry of ``missing``, column, colspan)).  An old cell
+    keeps its own; a new one takes the state of the next old cell (the row below's) and a box on its
+    row's line, across its columns (the median of the old cells' boxes in each)."""
+    columns: dict[int, list[torch.Tensor]] = {}
+    for i, (_, col, _, colspan, _) in enumerate(logical_grid(structure)):
+        if isinstance(source[i], int) and colspan == 1:
+            columns.setdefault(col, []).append(boxes[source[i]])
+    last_old = max(origin for origin in source if isinstance(origin, int))
+    new_boxes, states = [], []
+    for i, origin in enumerate(source):
+        if isinstance(origin, int):
+            new_boxes.append(boxes[origin])
+            states.append(cell_hidden[origin])
+            continue
+        k, col, colspan = origin
+        below = next((o for o in source[i:] if isinstance(o, int)), last_old)
+        spanned = [torch.stack(columns[c]) for c in range(col, col + colspan) if c in columns]
+        x0, x1 = (min(b[:, 0].median() for b in spanned), max(b[:, 2].median() for b in spanned)) if spanned else (boxes[below, 0], boxes[below, 2])
+        _, top, bottom, _ = missing[k]
+        new_boxes.append(torch.stack([torch.as_tensor(v, dtype=boxes.dtype) for v in (x0, top, x1, bottom)]))
+        states.append(cell_hidden[below])
+    return torch.stack(new_boxes), torch.stack(states)
 
 
 @torch.no_grad()
