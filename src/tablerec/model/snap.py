@@ -477,6 +477,13 @@ def _split_between_anchors(joined: list[tuple[int, int]], parts: list[tuple[int,
     return out
 
 
+def filled_columns(line_words: list[list[tuple[int, int]]], left: np.ndarray, right: np.ndarray) -> list[frozenset[int]]:
+    """Per text line, the columns (extents ``left``, ``right``; NaN: unknown, never counted) that its
+    words overlap."""
+    known = np.nonzero(~(np.isnan(left) | np.isnan(right)))[0].tolist()
+    return [frozenset(c for c in known for x0, x1 in found if min(x1, right[c]) - max(x0, left[c]) > 0) for found in line_words]
+
+
 def new_row_shares(
     lines: list[tuple[int, int]],
     line_words: list[list[tuple[int, int]]],
@@ -500,11 +507,7 @@ def new_row_shares(
     known = ~(np.isnan(left) | np.isnan(right))
     if n_gaps < 1 or not known.any():
         return None
-
-    def columns_of(found: list[tuple[int, int]]) -> frozenset[int]:
-        return frozenset(c for c in np.nonzero(known)[0].tolist() for x0, x1 in found if min(x1, right[c]) - max(x0, left[c]) > 0)
-
-    filled = [columns_of(found) for found in line_words]
+    filled = filled_columns(line_words, left, right)
     gaps = _gaps(lines)
     n_known = int(known.sum())
 
@@ -680,8 +683,7 @@ def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int
         label = max(x1 for _, x1 in found) <= left[1]  # the first column's alone: a section label
         missing.append((starts[k + 1], line_boxes[k][0] / height, line_boxes[k][1] / height, label))
     known = ~(np.isnan(left) | np.isnan(right))
-    filled = [{c for c in np.nonzero(known)[0].tolist() for x0, x1 in found if min(x1, right[c]) - max(x0, left[c]) > 0}
-              for found in line_words]
+    filled = filled_columns(line_words, left, right)
     for r, found in enumerate(row_lines):
         if found is None or r + 1 < len(row_lines) and row_lines[r + 1] is None:
             continue
