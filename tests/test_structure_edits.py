@@ -1,5 +1,6 @@
 """Structure edits the page calls for: a cell's second line decoded as a row of its own is folded
-back; a spanning cell whose words stand in separate columns is split."""
+back; a spanning cell whose words stand in separate columns is split; a column the page shows as
+two is split, and the column heads under a spanning head go into the header."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tablerec.model.edd import EDDConfig, prepare_page
-from tablerec.model.structure_edits import drop_columns, insert_rows, join_rows, split_cells
+from tablerec.model.structure_edits import drop_columns, insert_columns, insert_rows, join_rows, promote_header_row, split_cells
 from tablerec.model.snap import snap_boxes
 from tablerec.table import logical_grid
 
@@ -258,3 +259,73 @@ def test_snapping_reports_two_rows_decoded_as_one():
     assert 110 / 200 < top < 125 / 200  # from the third body row's first line
     new, source = insert_rows(structure, snapped.missing_rows, snapped.has_ink.tolist())
     assert new.count("<tr>") == 5
+
+
+def test_a_column_is_inserted_beside_the_cells_of_the_column_it_splits():
+    structure = _structure([["<td>", "<td>", "<td>"], ['<td rowspan="2">', "<td>", "<td>"], ["<td>", "<td>"],
+                            ['<td colspan="3">']], head=1)
+    # Column 0 is two columns; the header cell of column 0 (cell 0) runs across into the new one.
+    new, source = insert_columns(structure, [0], [[0]])
+    assert new == _structure([['<td colspan="2">', "<td>", "<td>"], ['<td rowspan="2">', '<td rowspan="2">', "<td>", "<td>"],
+                              ["<td>", "<td>"], ['<td colspan="4">']], head=1)
+    assert source == [0, 1, 2, 3, (3, 0), 4, 5, 6, 7, 8]
+    # Two columns at once, right to left: the new cells come from the cells beside them.
+    new, source = insert_columns(_structure([["<td>", "<td>"]]), [0, 1], [[], []])
+    assert new == _structure([["<td>"] * 4])
+    assert source == [0, (0, 0), 1, (1, 0)]
+
+
+def test_the_column_heads_under_a_spanning_head_go_into_the_header():
+    # The decoder wrote "Change | Doubtless" under "Operating profit" as the first body row, with
+    # empty cells under the heads beside it.
+    structure = _structure([["<td>", '<td colspan="2">', "<td>"], ["<td>"] * 4, ["<td>"] * 4], head=1)
+    has_words = [True, True, True, False, True, True, False] + [True] * 4
+    new, kept = promote_header_row(structure, has_words)
+    assert new == _structure([['<td rowspan="2">', '<td colspan="2">', '<td rowspan="2">'], ["<td>", "<td>"], ["<td>"] * 4], head=2)
+    assert kept == [0, 1, 2, 4, 5, 7, 8, 9, 10]
+    # A body row with a label (words beside the spanning head's columns) is a body row.
+    assert promote_header_row(structure, [True] * 11) is None
+    # No head spanning columns: nothing to stand under.
+    plain = _structure([["<td>"] * 4, ["<td>"] * 4, ["<td>"] * 4], head=1)
+    assert promote_header_row(plain, [True] * 4 + has_words[3:]) is None
+    # No header, or no body left: nothing moves.
+    assert promote_header_row(_structure([["<td>", '<td colspan="2">', "<td>"], ["<td>"] * 4]), has_words[:8]) is None
+    assert promote_header_row(_structure([["<td>", '<td colspan="2">', "<td>"], ["<td>"] * 4], head=1), has_words[:7]) is None
+
+
+def _two_columns_in_one_page(small_gap: bool = False) -> np.ndarray:
+    """A label column, two columns of figures under one head ("Operating profit") and a last column;
+    ``small_gap``: the two are one column of "7.1 (2.0)" instead, a word space apart."""
+    image = Image.new("L", (460, 190), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    draw.text((10, 8), "Item", font=font, fill=0)
+    draw.text((150, 8), "Operating profit", font=font, fill=0)
+    draw.text((380, 8), "Total", font=font, fill=0)
+    for y, (a, b, c) in enumerate((("7.1", "2,003", "0.44"), ("9.8", "1,977", "0.51"), ("6.3", "1,412", "0.39"),
+                                   ("8.0", "2,110", "0.47"), ("5.5", "1,020", "0.12"))):
+        draw.text((10, 40 + 30 * y), "A row", font=font, fill=0)
+        if small_gap:
+            draw.text((150, 40 + 30 * y), f"{a} ({b})", font=font, fill=0)
+        else:
+            draw.text((150, 40 + 30 * y), a, font=font, fill=0)
+            draw.text((250, 40 + 30 * y), b, font=font, fill=0)
+        draw.text((380, 40 + 30 * y), c, font=font, fill=0)
+    return prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+
+
+def test_snapping_reports_a_column_the_page_shows_as_two():
+    # The decoder wrote three columns; the page has four, two of them under one head.
+    structure = _structure([["<td>"] * 3] * 6, head=1)
+    grid = [place[:4] for place in logical_grid(structure)]
+    xs = ((10, 80), (150, 300), (380, 440))
+    boxes = np.array([[xs[c][0] / 460, (8 + 30 * r) / 190, xs[c][1] / 460, (24 + 30 * r) / 190] for r, c, _, _ in grid])
+    snapped = snap_boxes(_two_columns_in_one_page(), boxes, grid)
+    assert len(snapped.missing_columns) == 1
+    missing = snapped.missing_columns[0]
+    assert missing.column == 1 and missing.across == [1]  # the head over both runs across the gap
+    assert 165 / 460 < missing.gap[0] < missing.gap[1] < 252 / 460  # between "7.1" and "2,003"
+    new, _ = insert_columns(structure, [missing.column], [missing.across])
+    assert new[:8] == ["<thead>", "<tr>", "<td>", "</td>", "<td", ' colspan="2"', ">", "</td>"]
+    # A column of figures with a bracketed second figure a word space away is one column.
+    assert snap_boxes(_two_columns_in_one_page(small_gap=True), boxes, grid).missing_columns == []

@@ -21,8 +21,8 @@ from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
-from .structure_edits import drop_columns, insert_rows, join_rows, split_cells
-from .snap import Snapped, band_cuts, snap_boxes
+from .structure_edits import drop_columns, insert_columns, insert_rows, join_rows, promote_header_row, split_cells
+from .snap import MissingColumn, Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
 
@@ -55,7 +55,8 @@ def decode_image(
     structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
     cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
-    words stand in separate columns is split, a column without a word is dropped, and a row the
+    words stand in separate columns is split, a column the page shows as two is split, column heads
+    under a spanning head go into the header, a column without a word is dropped, and a row the
     decoder left out is put back (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     encoded = model.encoder(prepare_image(image, model.config).to(device).unsqueeze(0))
@@ -131,7 +132,10 @@ def read_cells(
     read the table memory, from ``cell_memory``.  ``structure_edits``: a row that snapping finds to be
     the lower lines of the row above is folded into it (``structure_edits.join_rows``), a spanning
     cell whose words stand in separate columns is made a cell per column (``structure_edits.split_cells``),
-    a column in which no cell got a word is dropped (``structure_edits.drop_columns``), and a row the
+    a column the page shows as two gets a column beside it (``structure_edits.insert_columns``), the
+    first body row goes into the header if it holds the column heads under a spanning head
+    (``structure_edits.promote_header_row``), a column in which no cell got a word is dropped
+    (``structure_edits.drop_columns``), and a row the
     decoder left out, which snapping finds on the page, is put back (``structure_edits.insert_rows``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
@@ -171,6 +175,18 @@ def read_cells(
                         boxes[new, [0, 2]] = torch.tensor(snapped.split_cells[old][new - k], dtype=boxes.dtype)
                 cell_hidden = cell_hidden[torch.tensor(source, dtype=torch.long)]
                 snapped = snap_to_page()
+            if structure_edits and snapped.missing_columns:
+                # A column the page shows as two: a new column in the gap, its cells with the state of
+                # the cell beside them and a box on the right of the two, and snap again.
+                structure, boxes, cell_hidden = _inserted_columns(structure, boxes, cell_hidden, snapped.missing_columns)
+                snapped = snap_to_page()
+            promoted = promote_header_row(structure, snapped.has_ink.tolist()) if structure_edits else None
+            if promoted is not None:
+                # The first body row is the header's second: the column heads under a spanning one.
+                structure, kept = promoted
+                index = torch.tensor(kept, dtype=torch.long)
+                boxes, cell_hidden = boxes[index], cell_hidden[index]
+                snapped = snap_to_page()
             dropped = drop_columns(structure, snapped.empty_columns) if structure_edits and snapped.empty_columns else None
             if dropped is not None:
                 # Columns without a word: the decoder counted one too many.  Drop them and snap again.
@@ -196,6 +212,34 @@ def read_cells(
         cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
     box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
     return Decoded(structure, cells, box_list, score)
+
+
+def _inserted_columns(
+    structure: list[str], boxes: torch.Tensor, cell_hidden: torch.Tensor, missing: list[MissingColumn],
+) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """``structure_edits.insert_columns`` for ``snap.Snapped.missing_columns``, with the boxes and
+    states of the cells after it: a cell beside a new one ends at the gap, the new one runs from the
+    gap to the column's right end and takes the state of the cell beside it; a cell that spans the
+    gap reaches that end."""
+    grid = logical_grid(structure)
+    gap_of = {m.column: m for m in missing}
+    structure, source = insert_columns(structure, [m.column for m in missing], [m.across for m in missing])
+    new_boxes, states = [], []
+    for origin in source:
+        old = origin if isinstance(origin, int) else origin[0]
+        box = boxes[old].clone()
+        _, col, _, colspan, _ = grid[old]
+        m = gap_of.get(col + colspan - 1)
+        if m is not None:
+            if not isinstance(origin, int):
+                box[0], box[2] = m.gap[1], m.right
+            elif (origin, 0) in source:
+                box[2] = m.gap[0]
+            else:
+                box[2] = max(float(box[2]), m.right)
+        new_boxes.append(box)
+        states.append(cell_hidden[old])
+    return structure, torch.stack(new_boxes), torch.stack(states)
 
 
 def _inserted_cells(

@@ -19,7 +19,9 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
 4. Find the columns on the page: the runs of x that hold ink in two or more rows without a cell
    spanning columns, given to the logical columns in order by the same alignment, anchored where
    the box head put each column (a vertical rule never inside one).  Where the page does not
-   show a column, its extent is the median of the predicted boxes of its cells.
+   show a column, its extent is the median of the predicted boxes of its cells.  A column that
+   took two runs with a wide gutter between them, a word on each side in most rows, is a column
+   the structure lacks (``Snapped.missing_columns``).
 5. With the columns known, align the rows again, now also judging each gap between two lines by the
    columns the two fill (``new_row_shares``: shares of a new row counted on synthetic tables).
    Two rows the page shows as one cell's lines are reported (``Snapped.joined_rows``), and so are
@@ -73,6 +75,22 @@ JOINED_ROW_SHARE = 0.1
 MISSING_ROW_GAP = 0.6
 # Words of two cells side by side are further apart than a word space (about 0.3-0.5 text heights).
 SPLIT_GAP = 1.5
+# A column that took two runs of column ink is two columns (``Snapped.missing_columns``) if at least
+# this share of the rows with ink in it have a word on each side of the gap between them.
+NEW_COLUMN_FILL = 0.5
+NEW_COLUMN_GAP = 2.0  # text heights: the gap is wider than a word space
+NEW_COLUMN_ROWS = 3  # rows with ink in the column, at least
+
+
+@dataclass
+class MissingColumn:
+    """A logical column that the page shows as two (``Snapped.missing_columns``); x normalised."""
+
+    column: int
+    gap: tuple[float, float]  # the gutter between the two: its left and right x
+    right: float  # the right end of the column's ink
+    # Cells ending in the column whose text runs across the gap: a header over both columns most often.
+    across: list[int]
 
 
 @dataclass
@@ -97,6 +115,9 @@ class Snapped:
     # row it goes before, its top and bottom (normalised), whether its words stand in the first column
     # alone) (``structure_edits.insert_rows`` inserts them).
     missing_rows: list[tuple[int, float, float, bool]] = field(default_factory=list)
+    # Columns the structure lacks: logical columns whose ink the page shows as two columns, each
+    # filled in most rows (a column the decoder left out) (``structure_edits.insert_columns``).
+    missing_columns: list[MissingColumn] = field(default_factory=list)
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -407,6 +428,21 @@ def column_extents(
     the runs of x they cover are the columns' ink, or parts of it.  The runs are given to the columns
     in order as text lines are given to rows (``align_rows``), each column anchored at the centre the
     box head gives it (``anchors``, pixels, NaN: none), a vertical rule never inside a column."""
+    left, right, _ = _column_alignment(grid, row_lines, line_words, anchors, vertical_rule, text_height)
+    return left, right
+
+
+def _column_alignment(
+    grid: list[tuple[int, int, int, int]],
+    row_lines: list[tuple[int, int] | None],
+    line_words: list[list[tuple[int, int]]],
+    anchors: np.ndarray,
+    vertical_rule: np.ndarray,
+    text_height: float,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
+    """``column_extents``, and the columns the structure lacks: where one column took two runs of
+    ink, each filled in most rows, with a gutter between them (a column the decoder left out, most
+    often one under a header that spans two): (the column, the gap's left and right x)."""
     n_cols = len(anchors)
     left, right = np.full(n_cols, np.nan), np.full(n_cols, np.nan)
     n_rows = len(row_lines)
@@ -434,12 +470,37 @@ def column_extents(
                                     text_height)
     runs = [(x0, x1) for x0, x1 in joined if x1 - x0 >= MIN_COLUMN_INK * text_height]
     if not runs:
-        return left, right
+        return left, right, []
     columns = align_rows(runs, _in_order(anchors), *gap_costs(runs, None, _ruled(runs, vertical_rule)), COLUMN_ANCHOR_CAP, EMPTY_COLUMN_COST)
+    missing = []
     for col, group in enumerate(columns):
-        if group is not None:
-            left[col], right[col] = runs[group[0]][0], runs[group[1] - 1][1]
-    return left, right
+        if group is None:
+            continue
+        left[col], right[col] = runs[group[0]][0], runs[group[1] - 1][1]
+        if len(runs) <= n_cols or group[1] - group[0] < 2:
+            continue
+        # Two columns in one: most rows with ink in the column have a word on each side of a wide
+        # gap (dot leaders and specks are not words), which one row's ink at most crosses (a head
+        # over both, where the structure has no cell spanning them).
+        inked = [ink for ink in row_ink if ink[int(left[col]): int(right[col])].any()]
+        for k in range(group[0], group[1] - 1):
+            gap = (runs[k][1], runs[k + 1][0])
+            if gap[1] - gap[0] < NEW_COLUMN_GAP * text_height or sum(bool(ink[gap[0]: gap[1]].any()) for ink in inked) > 1:
+                continue
+            both = sum(
+                _longest_run(ink[int(left[col]): gap[0]]) >= text_height and _longest_run(ink[gap[1]: int(right[col])]) >= text_height
+                for ink in inked
+            )
+            if len(inked) >= NEW_COLUMN_ROWS and both >= NEW_COLUMN_FILL * len(inked):
+                missing.append((col, gap[0], gap[1]))
+                break
+    return left, right, missing
+
+
+def _longest_run(flags: np.ndarray) -> int:
+    """The length of the longest run of True in ``flags``."""
+    _, start, end = _runs(flags[None, :])
+    return int((end - start).max()) if len(start) else 0
 
 
 def _split_between_anchors(joined: list[tuple[int, int]], parts: list[tuple[int, int]], row_ink: list[np.ndarray],
@@ -570,7 +631,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         own = [i for i, (_, c, _, cs) in enumerate(grid) if c == col and cs == 1]
         if own:
             left[col], right[col] = np.median(pixel[own, 0]), np.median(pixel[own, 2])
-    ink_left, ink_right = column_extents(grid, row_lines, line_words, (left + right) / 2, vertical_rule, text_height)
+    ink_left, ink_right, two_in_one = _column_alignment(grid, row_lines, line_words, (left + right) / 2, vertical_rule, text_height)
     on_page = ~np.isnan(ink_left)
     left[on_page], right[on_page] = ink_left[on_page], ink_right[on_page]
     # With the columns known, the lines can be judged by which columns they fill: align again.
@@ -637,6 +698,10 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if any(c == col and cs == 1 for _, c, _, cs in grid) and not any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs)
     ]
     out.missing_rows = _missing_rows(row_lines, lines, line_words, line_boxes, left, right, text_height, height)
+    for col, gap_left, gap_right in two_in_one:
+        gap = (gap_left, gap_right)
+        across = [i for i, (_, c, _, cs) in enumerate(grid) if c + cs - 1 == col and _runs_across(cell_words[i], gap, text_height)]
+        out.missing_columns.append(MissingColumn(col, (gap_left / width, gap_right / width), right[col] / width, across))
     for i, (_, c, rs, cs) in enumerate(grid):
         if cs > 1 and rs == 1 and cell_words[i]:
             columns = _separate_columns(cell_words[i], left[c: c + cs], right[c: c + cs], text_height)
@@ -693,6 +758,23 @@ def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int
                 missing.append((r + 1, line_boxes[b][0] / height, line_boxes[found[1] - 1][1] / height, False))
                 break
     return missing
+
+
+def _runs_across(cell_words: list[tuple[int, int, int, int]], gap: tuple[int, int], text_height: float) -> bool:
+    """Whether a cell's text runs across a gutter ``gap`` (its left and right x): a phrase of it (words
+    of one line no further apart than a word space or so) reaches past both sides.  A head set flush
+    right over a narrow column may reach into the gutter but not past it."""
+    for top in {w[1] for w in cell_words}:
+        line = sorted((x0, x1) for x0, t, x1, _ in cell_words if t == top)
+        start, end = line[0]
+        for x0, x1 in line[1:] + [(float("inf"), float("inf"))]:
+            if x0 - end < SPLIT_GAP * text_height:
+                end = max(end, x1)
+                continue
+            if start < gap[0] and end > gap[1]:
+                return True
+            start, end = x0, x1
+    return False
 
 
 def _separate_columns(cell_words: list[tuple[int, int, int, int]], left: np.ndarray, right: np.ndarray,

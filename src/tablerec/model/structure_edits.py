@@ -22,6 +22,17 @@ section label where the table sets no other section row as a label beside empty 
 across the table.  Not inside a cell spanning rows, not in the header, and, right under the header,
 only a section label (a line across the columns there is as often the header's second line).
 
+Columns the decoder left out: the page shows the ink of one logical column as two columns, each
+filled in most rows (``snap.Snapped.missing_columns``), most often under a header that spans both,
+which the decoder wrote as one cell over one column.  ``insert_columns`` puts a column in the gap: a
+cell whose text runs across the gap (that header) spans it, every other cell of the column gets a
+new cell beside it.
+
+The header's second row: the column heads under a head that spans columns ("Change | Doubtless"
+under "Operating profit") often come out of the decoder as the first body row, with empty cells
+under the heads beside them.  ``promote_header_row`` moves that row into the header and lets the
+heads beside span down over it.
+
 Columns the page does not have: a logical column in which no cell got a word
 (``snap.Snapped.empty_columns``) was, on every test set, one the truth lacks; ``drop_columns``
 removes it.
@@ -144,6 +155,90 @@ def drop_columns(structure: list[str], columns: list[int]) -> tuple[list[str], l
             continue
         out.append(item)
     return _tokens(out), [i for i, w in enumerate(width) if w > 0]
+
+
+def insert_columns(structure: list[str], columns: list[int], across: list[list[int]]) -> tuple[list[str], list[int | tuple[int, int]]]:
+    """``structure`` (expanded tokens) with a new logical column after each of ``columns``; the cells
+    ending in such a column whose text runs across into the new one (``across``, one list per entry of
+    ``columns``) span it, every other cell ending there gets a new cell after it (as many rows tall),
+    and a cell spanning past it spans the new one too.  Returns the new structure and, per cell of it,
+    its old index or, for a new cell, ``(old index of the cell beside it, 0)``."""
+    source: list[int | tuple[int, int]] = list(range(len(logical_grid(structure))))
+    for col, spans_it in sorted(zip(columns, across), reverse=True):  # right to left: columns to the left keep their numbers
+        grid = logical_grid(structure)
+        spans_it = {i for i, origin in enumerate(source) if origin in spans_it}
+        out: list[str | list[str]] = []
+        new_source: list[int | tuple[int, int]] = []
+        cell = -1
+        pending: list[str] | None = None  # the cell whose </td> is to be followed by a new cell
+        for item in _items(structure):
+            if isinstance(item, list):
+                cell += 1
+                _, c, rowspan, colspan, _ = grid[cell]
+                new_source.append(source[cell])
+                if c <= col < c + colspan - 1 or (c + colspan - 1 == col and cell in spans_it):
+                    item = _with_span(item, "colspan", colspan + 1) if colspan > 1 else [*item, ' colspan="2"']
+                elif c + colspan - 1 == col:
+                    pending = [' rowspan="%d"' % rowspan] if rowspan > 1 else []
+                    new_source.append((source[cell] if isinstance(source[cell], int) else source[cell][0], 0))
+            out.append(item)
+            if item == "</td>" and pending is not None:
+                out += [pending, "</td>"]
+                pending = None
+        structure, source = _tokens(out), new_source
+    return structure, source
+
+
+def promote_header_row(structure: list[str], has_words: list[bool]) -> tuple[list[str], list[int]] | None:
+    """``structure`` (expanded tokens) with its first body row moved into the header if it is the
+    header's second row: the last header row has cells spanning columns, and the body row has words
+    under those alone; beside them it has only empty plain cells, each right
+    under a plain header cell that ends above it, which then spans down over it instead.  Returns
+    the new structure and the old index of each cell kept; None if the rows are not so."""
+    grid = logical_grid(structure)
+    head = [row for row, *_, in_head in grid if in_head]
+    if not head:
+        return None
+    last = max(head)
+    spanned = {col for row, c, rowspan, colspan, in_head in grid if in_head and colspan > 1 and row + rowspan - 1 == last
+                for col in range(c, c + colspan)}
+    lower = [i for i, (row, *_) in enumerate(grid) if row == last + 1]
+    if not spanned or not lower or any(grid[i][4] for i in lower):
+        return None
+    under = [i for i in lower if grid[i][1] in spanned]
+    beside = [i for i in lower if i not in under]
+    if not any(has_words[i] for i in under) or any(grid[i][1] + grid[i][3] - 1 not in spanned for i in under):
+        return None
+    grow: list[int] = []
+    for i in beside:
+        _, col, rowspan, colspan, _ = grid[i]
+        above = [j for j, (row, c, rs, cs, _) in enumerate(grid) if c == col and cs == 1 and row + rs - 1 == last]
+        if has_words[i] or rowspan > 1 or colspan > 1 or len(above) != 1:
+            return None
+        grow.append(above[0])
+    out: list[str | list[str]] = []
+    cell = -1
+    skipping = False
+    row = -1
+    for item in _items(structure):
+        if item in ("</thead>", "<tbody>"):
+            continue  # put back after the promoted row
+        if item == "<tr>":
+            row += 1
+        if isinstance(item, list):
+            cell += 1
+            skipping = cell in beside
+            if cell in grow:
+                item = _with_span(item, "rowspan", grid[cell][2] + 1) if grid[cell][2] > 1 else [' rowspan="2"', *item]
+        if skipping:
+            skipping = item != "</td>"
+            continue
+        out.append(item)
+        if item == "</tr>" and row == last + 1:
+            out += ["</thead>", "<tbody>"]
+    if out[-2:] == ["<tbody>", "</tbody>"]:
+        return None  # the body would be empty
+    return _tokens(out), [i for i in range(len(grid)) if i not in beside]
 
 
 def insert_rows(structure: list[str], missing: list[tuple[int, float, float, bool]],
