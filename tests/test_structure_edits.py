@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tablerec.model.edd import EDDConfig, prepare_page
-from tablerec.model.structure_edits import drop_columns, insert_columns, insert_rows, join_rows, promote_header_row, split_cells
+from tablerec.model.structure_edits import drop_columns, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
 from tablerec.model.snap import snap_boxes
 from tablerec.table import logical_grid
 
@@ -329,3 +329,45 @@ def test_snapping_reports_a_column_the_page_shows_as_two():
     assert new[:8] == ["<thead>", "<tr>", "<td>", "</td>", "<td", ' colspan="2"', ">", "</td>"]
     # A column of figures with a bracketed second figure a word space away is one column.
     assert snap_boxes(_two_columns_in_one_page(small_gap=True), boxes, grid).missing_columns == []
+
+
+def test_cells_side_by_side_are_joined_into_one_spanning_both():
+    structure = _structure([["<td>"] * 4, ["<td>"] * 4])
+    new, into = join_cells(structure, [(4, 5), (5, 6)])  # a chain folds into its first cell
+    assert new == _structure([["<td>"] * 4, ['<td colspan="3">', "<td>"]])
+    assert into == [0, 1, 2, 3, 4, 4, 4, 5]
+    assert join_cells(structure, [(0, 5)]) is None  # not side by side
+    assert join_cells(_structure([['<td rowspan="2">', "<td>"], ["<td>"]]), [(0, 1)]) is None  # spans rows
+
+
+def _running_on_page(run_on: bool) -> np.ndarray:
+    """Five rows of a label and three figures.  ``run_on``: in the third row the label runs on past
+    the start of the second column's figures, which that row lacks; else a tight table: every
+    label is followed by its row's first figure about a text height later."""
+    image = Image.new("L", (400, 170), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    for r in range(5):
+        y = 8 + 32 * r
+        if run_on and r == 2:
+            draw.text((10, y), "A label that runs on and on", font=font, fill=0)
+        elif run_on:
+            draw.text((10, y), "Label", font=font, fill=0)
+            draw.text((130, y), "12.5", font=font, fill=0)
+        else:
+            draw.text((10, y), "A long label", font=font, fill=0)
+            draw.text((10 + int(draw.textlength("A long label", font=font)) + 12, y), "12.5", font=font, fill=0)
+        for x, text in ((240, "3,410"), (320, "0.82")):
+            draw.text((x, y), text, font=font, fill=0)
+    return prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+
+
+def test_snapping_reports_text_that_runs_on_into_the_next_column():
+    structure = _structure([["<td>"] * 4] * 5)
+    grid = [place[:4] for place in logical_grid(structure)]
+    xs = ((10, 100), (130, 200), (240, 300), (320, 380))
+    boxes = np.array([[xs[c][0] / 400, (8 + 32 * r) / 170, xs[c][1] / 400, (24 + 32 * r) / 170] for r, c, _, _ in grid])
+    snapped = snap_boxes(_running_on_page(run_on=True), boxes, grid)
+    assert snapped.joined_cells == [(8, 9)]  # the third row's label and the empty cell beside it
+    # Label and figure a text height apart, not a word space: two cells, not one running on.
+    assert snap_boxes(_running_on_page(run_on=False), boxes, grid).joined_cells == []

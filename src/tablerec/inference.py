@@ -81,7 +81,8 @@ class Predictor:
     ``row_groups``: a label over empty first cells, in two groups or more, becomes rowspan cells
     (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
     lines of the row above is folded into it, a spanning cell whose words stand in separate columns is
-    split, a column the page shows as two gets a column beside it, column heads written as the first
+    split, text that runs on into the next column makes one cell of the two, a column the page shows
+    as two gets a column beside it, column heads written as the first
     body row under a spanning head go into the header, a column in which no cell has a word is
     dropped, and a row the decoder left out (a section label, or the second of two rows written as
     one) is put back (``tablerec.model.structure_edits``).

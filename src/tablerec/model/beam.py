@@ -21,7 +21,7 @@ from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
-from .structure_edits import drop_columns, insert_columns, insert_rows, join_rows, promote_header_row, split_cells
+from .structure_edits import drop_columns, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
 from .snap import MissingColumn, Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
@@ -55,7 +55,8 @@ def decode_image(
     structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
     cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
-    words stand in separate columns is split, a column the page shows as two is split, column heads
+    words stand in separate columns is split, cells the page shows as one are joined, a column the
+    page shows as two is split, column heads
     under a spanning head go into the header, a column without a word is dropped, and a row the
     decoder left out is put back (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
@@ -132,6 +133,7 @@ def read_cells(
     read the table memory, from ``cell_memory``.  ``structure_edits``: a row that snapping finds to be
     the lower lines of the row above is folded into it (``structure_edits.join_rows``), a spanning
     cell whose words stand in separate columns is made a cell per column (``structure_edits.split_cells``),
+    two cells side by side whose text runs on from one into the other become one (``structure_edits.join_cells``),
     a column the page shows as two gets a column beside it (``structure_edits.insert_columns``), the
     first body row goes into the header if it holds the column heads under a spanning head
     (``structure_edits.promote_header_row``), a column in which no cell got a word is dropped
@@ -174,6 +176,15 @@ def read_cells(
                         k = source.index(old)
                         boxes[new, [0, 2]] = torch.tensor(snapped.split_cells[old][new - k], dtype=boxes.dtype)
                 cell_hidden = cell_hidden[torch.tensor(source, dtype=torch.long)]
+                snapped = snap_to_page()
+            together = join_cells(structure, snapped.joined_cells) if structure_edits and snapped.joined_cells else None
+            if together is not None:
+                # Text that runs on into the next column: one cell spanning both, with the left
+                # one's state and the union of their boxes, and snap again.
+                structure, into = together
+                members = [[i for i, j in enumerate(into) if j == new] for new in range(max(into) + 1)]
+                boxes = torch.stack([torch.cat([boxes[m, :2].min(0).values, boxes[m, 2:].max(0).values]) for m in members])
+                cell_hidden = cell_hidden[torch.tensor([m[0] for m in members], dtype=torch.long)]
                 snapped = snap_to_page()
             if structure_edits and snapped.missing_columns:
                 # A column the page shows as two: a new column in the gap, its cells with the state of

@@ -25,8 +25,9 @@ docs/model.md).  The cell reader then crops the wrong line.  The page itself say
 5. With the columns known, align the rows again, now also judging each gap between two lines by the
    columns the two fill (``new_row_shares``: shares of a new row counted on synthetic tables).
    Two rows the page shows as one cell's lines are reported (``Snapped.joined_rows``), and so are
-   spanning cells whose words stand in separate columns (``Snapped.split_cells``) and rows the
-   structure lacks (``Snapped.missing_rows``).
+   spanning cells whose words stand in separate columns (``Snapped.split_cells``), cells whose text
+   runs on into the next column (``Snapped.joined_cells``) and rows the structure lacks
+   (``Snapped.missing_rows``).
 6. Within each row's lines, split the ink into words (runs of ink columns) and give every word to the
    cell of that row whose columns it overlaps most (or is nearest to).
 7. A cell's box spans its words across and their text lines down, each line at least as tall as the
@@ -75,6 +76,10 @@ JOINED_ROW_SHARE = 0.1
 MISSING_ROW_GAP = 0.6
 # Words of two cells side by side are further apart than a word space (about 0.3-0.5 text heights).
 SPLIT_GAP = 1.5
+# Cells are joined only in tables of this many rows or more: the columns' ink of fewer rows may be
+# that of a single cell.
+JOIN_MIN_ROWS = 4
+WORD_SPACE = 0.6  # text heights: a space in running text is about 0.4 (Arial: 0.28 em, capitals 0.72 em)
 # A column that took two runs of column ink is two columns (``Snapped.missing_columns``) if at least
 # this share of the rows with ink in it have a word on each side of the gap between them.
 NEW_COLUMN_FILL = 0.5
@@ -115,6 +120,10 @@ class Snapped:
     # row it goes before, its top and bottom (normalised), whether its words stand in the first column
     # alone) (``structure_edits.insert_rows`` inserts them).
     missing_rows: list[tuple[int, float, float, bool]] = field(default_factory=list)
+    # Cells whose text runs on into the cell beside them, past the start of that column's ink: one
+    # cell spanning both (a table's columns are as wide as their widest cell, so no single cell's text
+    # reaches into the next column): (cell, the cell to its right) (``structure_edits.join_cells``).
+    joined_cells: list[tuple[int, int]] = field(default_factory=list)
     # Columns the structure lacks: logical columns whose ink the page shows as two columns, each
     # filled in most rows (a column the decoder left out) (``structure_edits.insert_columns``).
     missing_columns: list[MissingColumn] = field(default_factory=list)
@@ -702,6 +711,8 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         gap = (gap_left, gap_right)
         across = [i for i, (_, c, _, cs) in enumerate(grid) if c + cs - 1 == col and _runs_across(cell_words[i], gap, text_height)]
         out.missing_columns.append(MissingColumn(col, (gap_left / width, gap_right / width), right[col] / width, across))
+    if sum(found is not None for found in row_lines) >= JOIN_MIN_ROWS:
+        out.joined_cells = _joined_cells(grid, cell_words, np.where(on_page, left, np.nan), np.where(on_page, right, np.nan), text_height)
     for i, (_, c, rs, cs) in enumerate(grid):
         if cs > 1 and rs == 1 and cell_words[i]:
             columns = _separate_columns(cell_words[i], left[c: c + cs], right[c: c + cs], text_height)
@@ -775,6 +786,43 @@ def _runs_across(cell_words: list[tuple[int, int, int, int]], gap: tuple[int, in
                 return True
             start, end = x0, x1
     return False
+
+
+def _phrases(cell_words: list[tuple[int, int, int, int]], text_height: float, gap: float) -> list[tuple[int, int, int]]:
+    """The phrases of some words: (x0, x1, top) of each run of words on one line less than ``gap``
+    text heights apart."""
+    out = []
+    for top in sorted({w[1] for w in cell_words}):
+        line = sorted((x0, x1) for x0, t, x1, _ in cell_words if t == top)
+        start, end = line[0]
+        for x0, x1 in line[1:]:
+            if x0 - end >= gap * text_height:
+                out.append((start, end, top))
+                start = x0
+            end = max(end, x1)
+        out.append((start, end, top))
+    return out
+
+
+def _joined_cells(grid: list[tuple[int, int, int, int]], cell_words: list[list[tuple[int, int, int, int]]], left: np.ndarray,
+                  right: np.ndarray, text_height: float) -> list[tuple[int, int]]:
+    """Pairs of cells side by side in one row (``Snapped.joined_cells``) where a phrase (words a word
+    space apart, ``WORD_SPACE``: cells of a tight table are further apart) that starts in the left one's columns reaches half a text height or more into the ink of the right one's
+    first column, and every word of the right one is part of such a phrase.  ``left``, ``right``:
+    the columns' ink (NaN where the page does not show it)."""
+    at = {(r, c): i for i, (r, c, rs, _) in enumerate(grid) if rs == 1}
+    pairs = []
+    for i, (r, c, rs, cs) in enumerate(grid):
+        j = at.get((r, c + cs))
+        if rs != 1 or j is None or not cell_words[i] or np.isnan(right[c + cs - 1]) or np.isnan(left[c + cs]):
+            continue
+        crossing = [
+            (x0, x1, top) for x0, x1, top in _phrases(cell_words[i] + cell_words[j], text_height, WORD_SPACE)
+            if x0 < right[c + cs - 1] and x1 > left[c + cs] + 0.5 * text_height and any(w[1] == top and x0 <= w[0] for w in cell_words[i])
+        ]
+        if crossing and all(any(top == w[1] and x0 <= w[0] and w[2] <= x1 for x0, x1, top in crossing) for w in cell_words[j]):
+            pairs.append((i, j))
+    return pairs
 
 
 def _separate_columns(cell_words: list[tuple[int, int, int, int]], left: np.ndarray, right: np.ndarray,

@@ -22,6 +22,11 @@ section label where the table sets no other section row as a label beside empty 
 across the table.  Not inside a cell spanning rows, not in the header, and, right under the header,
 only a section label (a line across the columns there is as often the header's second line).
 
+Cells the page joins: text that runs on from one cell past the start of the next column's ink
+belongs to one cell spanning both (a table's columns are as wide as their widest cell); the decoder
+seldom writes a body cell spanning some columns but not all (``snap.Snapped.joined_cells``), and
+``join_cells`` makes the two one.
+
 Columns the decoder left out: the page shows the ink of one logical column as two columns, each
 filled in most rows (``snap.Snapped.missing_columns``), most often under a header that spans both,
 which the decoder wrote as one cell over one column.  ``insert_columns`` puts a column in the gap: a
@@ -122,6 +127,38 @@ def split_cells(structure: list[str], split: list[int]) -> tuple[list[str], list
             source.append(cell)
         out.append(item)
     return (_tokens(out), source) if changed else None
+
+
+def join_cells(structure: list[str], pairs: list[tuple[int, int]]) -> tuple[list[str], list[int]] | None:
+    """``structure`` (expanded tokens) with the right cell of each pair ``(i, j)`` (side by side in a
+    row, neither spanning rows) folded into the left one, which spans its columns too; chains fold
+    into their first cell.  Returns the new structure and, per old cell, the new cell it is now
+    (part of); None if no pair was joined."""
+    grid = logical_grid(structure)
+    into = list(range(len(grid)))
+    for i, j in sorted(pairs):
+        if grid[i][2] == grid[j][2] == 1 and grid[i][0] == grid[j][0] and grid[i][1] + grid[i][3] == grid[j][1]:
+            into[j] = into[i]
+    if into == list(range(len(grid))):
+        return None
+    width = [0] * len(grid)
+    for k, root in enumerate(into):
+        width[root] += grid[k][3]
+    out: list[str | list[str]] = []
+    cell = -1
+    skipping = False
+    for item in _items(structure):
+        if isinstance(item, list):
+            cell += 1
+            skipping = into[cell] != cell
+            if not skipping and width[cell] != grid[cell][3]:
+                item = _with_span(item, "colspan", width[cell]) if grid[cell][3] > 1 else [*item, f' colspan="{width[cell]}"']
+        if skipping:
+            skipping = item != "</td>"
+            continue
+        out.append(item)
+    roots = sorted(set(into))
+    return _tokens(out), [roots.index(root) for root in into]
 
 
 def drop_columns(structure: list[str], columns: list[int]) -> tuple[list[str], list[int]] | None:
