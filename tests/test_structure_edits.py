@@ -371,3 +371,36 @@ def test_snapping_reports_text_that_runs_on_into_the_next_column():
     assert snapped.joined_cells == [(8, 9)]  # the third row's label and the empty cell beside it
     # Label and figure a text height apart, not a word space: two cells, not one running on.
     assert snap_boxes(_running_on_page(run_on=False), boxes, grid).joined_cells == []
+
+
+def _currency_page(head_over_signs: str) -> np.ndarray:
+    """A label column and two columns of figures, each figure with a "$" set apart at its column's
+    left (as in annual reports), under heads "2016" and "2015" (``head_over_signs`` above each sign)."""
+    image = Image.new("L", (440, 140), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    for x, head in ((190, head_over_signs), (250, "2016"), (330, head_over_signs), (390, "2015")):
+        if head:
+            draw.text((x, 8), head, font=font, fill=0)
+    for r, (a, b) in enumerate((("45,687", "53,394"), ("8.35", "9.28"), ("8.31", "9.22"))):
+        y = 40 + 32 * r
+        draw.text((10, y), "Net income", font=font, fill=0)
+        for sign_x, x, text in ((190, 250, a), (330, 390, b)):
+            draw.text((sign_x, y), "$", font=font, fill=0)
+            draw.text((x, y), text, font=font, fill=0)
+    return prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+
+
+def test_snapping_reports_columns_of_currency_signs():
+    # The decoder gave each "$" a column of its own; the truth (cTDaR's annotations) keeps the sign
+    # in its figure's cell.
+    structure = _structure([["<td>"] * 5] * 4, head=1)
+    grid = [place[:4] for place in logical_grid(structure)]
+    xs = ((10, 100), (190, 200), (250, 310), (330, 340), (390, 430))
+    boxes = np.array([[xs[c][0] / 440, (8 + 32 * r) / 140, xs[c][1] / 440, (24 + 32 * r) / 140] for r, c, _, _ in grid])
+    snapped = snap_boxes(_currency_page(""), boxes, grid)
+    assert snapped.symbol_columns == [1, 3]
+    new, _ = drop_columns(structure, snapped.symbol_columns)
+    assert new == _structure([["<td>"] * 3] * 4, head=1)
+    # A column of one-digit counts under a head of its own ("n") is a column.
+    assert snap_boxes(_currency_page("n"), boxes, grid).symbol_columns == []

@@ -84,7 +84,8 @@ class Predictor:
     split, text that runs on into the next column makes one cell of the two, a column the page shows
     as two gets a column beside it, column heads written as the first
     body row under a spanning head go into the header, a column in which no cell has a word is
-    dropped, and a row the decoder left out (a section label, or the second of two rows written as
+    dropped, a column of currency signs set apart from their figures ("$   45,687") is dropped into
+    the figures' cells, and a row the decoder left out (a section label, or the second of two rows written as
     one) is put back (``tablerec.model.structure_edits``).
     """
 

@@ -137,7 +137,8 @@ def read_cells(
     a column the page shows as two gets a column beside it (``structure_edits.insert_columns``), the
     first body row goes into the header if it holds the column heads under a spanning head
     (``structure_edits.promote_header_row``), a column in which no cell got a word is dropped
-    (``structure_edits.drop_columns``), and a row the
+    (``structure_edits.drop_columns``), and so is a column of currency signs set apart from their
+    figures, each figure's cell taking in its sign, and a row the
     decoder left out, which snapping finds on the page, is put back (``structure_edits.insert_rows``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
@@ -202,6 +203,21 @@ def read_cells(
             if dropped is not None:
                 # Columns without a word: the decoder counted one too many.  Drop them and snap again.
                 structure, kept = dropped
+                index = torch.tensor(kept, dtype=torch.long)
+                boxes, cell_hidden = boxes[index], cell_hidden[index]
+                snapped = snap_to_page()
+            signs = drop_columns(structure, snapped.symbol_columns) if structure_edits and snapped.symbol_columns else None
+            if signs is not None:
+                # Columns of currency signs set apart from their figures: drop them, each figure's
+                # cell reaching left over its sign, and snap again.
+                old_grid = logical_grid(structure)
+                structure, kept = signs
+                boxes = boxes.clone()
+                left_of = {(r, c + 1): i for i, (r, c, _, cs, _) in enumerate(old_grid) if c in snapped.symbol_columns and cs == 1}
+                for i, (r, c, _, _, _) in enumerate(old_grid):
+                    sign = left_of.get((r, c))
+                    if sign is not None:
+                        boxes[i, 0] = min(float(boxes[i, 0]), float(boxes[sign, 0]))
                 index = torch.tensor(kept, dtype=torch.long)
                 boxes, cell_hidden = boxes[index], cell_hidden[index]
                 snapped = snap_to_page()

@@ -79,6 +79,7 @@ SPLIT_GAP = 1.5
 # Cells are joined only in tables of this many rows or more: the columns' ink of fewer rows may be
 # that of a single cell.
 JOIN_MIN_ROWS = 4
+SYMBOL_WIDTH = 1.0  # text heights: a "$" is about 0.8 wide
 WORD_SPACE = 0.6  # text heights: a space in running text is about 0.4 (Arial: 0.28 em, capitals 0.72 em)
 # A column that took two runs of column ink is two columns (``Snapped.missing_columns``) if at least
 # this share of the rows with ink in it have a word on each side of the gap between them.
@@ -124,6 +125,10 @@ class Snapped:
     # cell spanning both (a table's columns are as wide as their widest cell, so no single cell's text
     # reaches into the next column): (cell, the cell to its right) (``structure_edits.join_cells``).
     joined_cells: list[tuple[int, int]] = field(default_factory=list)
+    # Columns that hold nothing but a currency sign set apart from its figure ("$   45,687") in each
+    # row that has one: the sign belongs to the figure's cell (``structure_edits.drop_columns``
+    # drops them, the figures' cells taking in the signs).
+    symbol_columns: list[int] = field(default_factory=list)
     # Columns the structure lacks: logical columns whose ink the page shows as two columns, each
     # filled in most rows (a column the decoder left out) (``structure_edits.insert_columns``).
     missing_columns: list[MissingColumn] = field(default_factory=list)
@@ -706,6 +711,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         col for col in range(n_cols)
         if any(c == col and cs == 1 for _, c, _, cs in grid) and not any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs)
     ]
+    out.symbol_columns = _symbol_columns(grid, cell_words, text_height)
     out.missing_rows = _missing_rows(row_lines, lines, line_words, line_boxes, left, right, text_height, height)
     for col, gap_left, gap_right in two_in_one:
         gap = (gap_left, gap_right)
@@ -786,6 +792,30 @@ def _runs_across(cell_words: list[tuple[int, int, int, int]], gap: tuple[int, in
                 return True
             start, end = x0, x1
     return False
+
+
+def _symbol_columns(grid: list[tuple[int, int, int, int]], cell_words: list[list[tuple[int, int, int, int]]],
+                    text_height: float) -> list[int]:
+    """Columns (``Snapped.symbol_columns``), not the first, whose cells with words, two or more, none
+    in the first row, each hold one word no wider than ``SYMBOL_WIDTH`` text heights with a cell of
+    the next column beside it that has words: a currency sign in a column of its own (a column of
+    one-digit counts has a head)."""
+    at = {(r, c): i for i, (r, c, rs, cs) in enumerate(grid) if rs == 1 and cs == 1}
+    n_cols = max(c + cs for _, c, _, cs in grid)
+    out = []
+    for col in range(1, n_cols - 1):
+        inked = [i for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs and cell_words[i]]
+        if len(inked) < 2:
+            continue
+        signs = [
+            i for i in inked
+            if grid[i][1] == col and grid[i][3] == 1 and len(cell_words[i]) == 1
+            and cell_words[i][0][2] - cell_words[i][0][0] <= SYMBOL_WIDTH * text_height
+            and cell_words[at.get((grid[i][0], col + 1), i)] and (grid[i][0], col + 1) in at
+        ]
+        if len(signs) == len(inked) and all(grid[i][0] > 0 for i in signs):  # a sign is never a head
+            out.append(col)
+    return out
 
 
 def _phrases(cell_words: list[tuple[int, int, int, int]], text_height: float, gap: float) -> list[tuple[int, int, int]]:

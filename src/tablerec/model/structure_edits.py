@@ -40,7 +40,9 @@ heads beside span down over it.
 
 Columns the page does not have: a logical column in which no cell got a word
 (``snap.Snapped.empty_columns``) was, on every test set, one the truth lacks; ``drop_columns``
-removes it.
+removes it.  A column of currency signs set apart from their figures ("$   45,687", in
+annual reports; ``snap.Snapped.symbol_columns``) is dropped too: the truth keeps each sign in its
+figure's cell, which is made to reach over it.
 """
 
 from __future__ import annotations
