@@ -404,3 +404,20 @@ def test_snapping_reports_columns_of_currency_signs():
     assert new == _structure([["<td>"] * 3] * 4, head=1)
     # A column of one-digit counts under a head of its own ("n") is a column.
     assert snap_boxes(_currency_page("n"), boxes, grid).symbol_columns == []
+
+
+def test_a_column_without_ink_of_its_own_whose_words_lie_in_its_neighbours_is_one_column():
+    # cTDaR t10040: the decoder wrote the label column as two; the page shows the labels' ink as one
+    # column (x 24-212, given to logical column 1), and column 0, which the page shows no ink of,
+    # got some of the labels' words by the box head's boxes.
+    from tablerec.model.snap import _inside_neighbour
+
+    grid = [(r, c, 1, 1) for r in range(2) for c in range(3)]
+    left, right = np.array([np.nan, 24.0, 241.0]), np.array([np.nan, 212.0, 276.0])
+    words = [[(30, 69, 65, 86)], [(68, 69, 131, 86)], [(249, 69, 265, 86)], [(40, 105, 92, 122)], [(104, 105, 212, 122)], [(245, 105, 271, 122)]]
+    assert _inside_neighbour(0, grid, words, left, right)
+    # A word of column 0 outside its neighbour's ink: a column of its own.
+    words[3] = [(2, 105, 20, 122)]
+    assert not _inside_neighbour(0, grid, words, left, right)
+    # No words: not this rule's (an empty column is dropped as such).
+    assert not _inside_neighbour(0, grid, [[] for _ in range(6)], left, right)

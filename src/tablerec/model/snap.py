@@ -111,7 +111,8 @@ class Snapped:
     # Spanning cells whose words are the text of separate cells, one per column it spans: cell ->
     # each column's extent (normalised x0, x1) (``structure_edits.split_cells`` splits them).
     split_cells: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
-    # Logical columns in which no cell got a word (``structure_edits.drop_columns`` drops them).
+    # Logical columns in which no cell got a word, or that the page shows no ink of and whose words
+    # all lie in the ink of a neighbouring column (``structure_edits.drop_columns`` drops them).
     empty_columns: list[int] = field(default_factory=list)
     # Cells that got no word but whose box lies on words given to another cell of their rows: read,
     # they would read those words a second time (they are left empty).
@@ -710,6 +711,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     out.empty_columns = [
         col for col in range(n_cols)
         if any(c == col and cs == 1 for _, c, _, cs in grid) and not any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs)
+        or not on_page[col] and _inside_neighbour(col, grid, cell_words, np.where(on_page, left, np.nan), np.where(on_page, right, np.nan))
     ]
     out.symbol_columns = _symbol_columns(grid, cell_words, text_height)
     out.missing_rows = _missing_rows(row_lines, lines, line_words, line_boxes, left, right, text_height, height)
@@ -816,6 +818,20 @@ def _symbol_columns(grid: list[tuple[int, int, int, int]], cell_words: list[list
         if len(signs) == len(inked) and all(grid[i][0] > 0 for i in signs):  # a sign is never a head
             out.append(col)
     return out
+
+
+def _inside_neighbour(col: int, grid: list[tuple[int, int, int, int]], cell_words: list[list[tuple[int, int, int, int]]],
+                      left: np.ndarray, right: np.ndarray) -> bool:
+    """Whether a column that the page shows no ink of has words only in cells of its own (not
+    spanning) and all of them inside the ink of one neighbouring column (``left``, ``right``: the
+    columns' ink, NaN where not shown): one column the decoder wrote as two."""
+    own = [w for i, (_, c, _, cs) in enumerate(grid) if c == col and cs == 1 for w in cell_words[i]]
+    if not own or any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if cs > 1 and c <= col < c + cs):
+        return False
+    for k in (col - 1, col + 1):
+        if 0 <= k < len(left) and not np.isnan(left[k]) and all(left[k] <= x0 and x1 <= right[k] for x0, _, x1, _ in own):
+            return True
+    return False
 
 
 def _phrases(cell_words: list[tuple[int, int, int, int]], text_height: float, gap: float) -> list[tuple[int, int, int]]:

@@ -40,7 +40,8 @@ heads beside span down over it.
 
 Columns the page does not have: a logical column in which no cell got a word
 (``snap.Snapped.empty_columns``) was, on every test set, one the truth lacks; ``drop_columns``
-removes it.  A column of currency signs set apart from their figures ("$   45,687", in
+removes it, and so a column the page shows no ink of whose words all lie in the ink of a
+neighbouring column (one column the decoder wrote as two).  A column of currency signs set apart from their figures ("$   45,687", in
 annual reports; ``snap.Snapped.symbol_columns``) is dropped too: the truth keeps each sign in its
 figure's cell, which is made to reach over it.
 """
