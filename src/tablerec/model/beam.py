@@ -56,9 +56,9 @@ def decode_image(
     cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
     words stand in separate columns is split, cells the page shows as one are joined, a column the
-    page shows as two is split, column heads
-    under a spanning head go into the header, a column without a word is dropped, and a row the
-    decoder left out is put back (``read_cells``)."""
+    page shows as two is split, column heads under a spanning head go into the header, a column
+    without a word (or without ink of its own) is dropped and so is a column of currency signs, and
+    a row the decoder left out is put back (``read_cells``)."""
     page = prepare_page(image, model.config).to(device) if model.config.reads_crops else None
     encoded = model.encoder(prepare_image(image, model.config).to(device).unsqueeze(0))
     # Whether a table is tall is told by a greedy read: a beam prefers a short hypothesis that ended (rows
@@ -138,8 +138,8 @@ def read_cells(
     first body row goes into the header if it holds the column heads under a spanning head
     (``structure_edits.promote_header_row``), a column in which no cell got a word is dropped
     (``structure_edits.drop_columns``), and so is a column of currency signs set apart from their
-    figures, each figure's cell taking in its sign, and a row the
-    decoder left out, which snapping finds on the page, is put back (``structure_edits.insert_rows``)."""
+    figures, each figure's cell taking in its sign, and a row the decoder left out, which snapping
+    finds on the page, is put back (``structure_edits.insert_rows``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
         return Decoded(structure, [], [], score)
@@ -161,10 +161,7 @@ def read_cells(
                 # A row the page shows as the lines of the row above: fold it in (its cells' boxes
                 # into those of the cells they join, so that snapping anchors the row on both) and snap again.
                 structure, into = joined
-                members = [[i for i, j in enumerate(into) if j == new] for new in range(max(into) + 1)]
-                keep = torch.tensor([m[0] for m in members], dtype=torch.long)  # the cell of the upper row
-                boxes = torch.stack([torch.cat([boxes[m, :2].min(0).values, boxes[m, 2:].max(0).values]) for m in members])
-                cell_hidden = cell_hidden[keep]
+                boxes, cell_hidden = _merged_cells(into, boxes, cell_hidden)
                 snapped = snap_to_page()
             split = split_cells(structure, list(snapped.split_cells)) if structure_edits and snapped.split_cells else None
             if split is not None:
@@ -183,9 +180,7 @@ def read_cells(
                 # Text that runs on into the next column: one cell spanning both, with the left
                 # one's state and the union of their boxes, and snap again.
                 structure, into = together
-                members = [[i for i, j in enumerate(into) if j == new] for new in range(max(into) + 1)]
-                boxes = torch.stack([torch.cat([boxes[m, :2].min(0).values, boxes[m, 2:].max(0).values]) for m in members])
-                cell_hidden = cell_hidden[torch.tensor([m[0] for m in members], dtype=torch.long)]
+                boxes, cell_hidden = _merged_cells(into, boxes, cell_hidden)
                 snapped = snap_to_page()
             if structure_edits and snapped.missing_columns:
                 # A column the page shows as two: a new column in the gap, its cells with the state of
@@ -196,15 +191,13 @@ def read_cells(
             if promoted is not None:
                 # The first body row is the header's second: the column heads under a spanning one.
                 structure, kept = promoted
-                index = torch.tensor(kept, dtype=torch.long)
-                boxes, cell_hidden = boxes[index], cell_hidden[index]
+                boxes, cell_hidden = boxes[kept], cell_hidden[kept]
                 snapped = snap_to_page()
             dropped = drop_columns(structure, snapped.empty_columns) if structure_edits and snapped.empty_columns else None
             if dropped is not None:
                 # Columns without a word: the decoder counted one too many.  Drop them and snap again.
                 structure, kept = dropped
-                index = torch.tensor(kept, dtype=torch.long)
-                boxes, cell_hidden = boxes[index], cell_hidden[index]
+                boxes, cell_hidden = boxes[kept], cell_hidden[kept]
                 snapped = snap_to_page()
             signs = drop_columns(structure, snapped.symbol_columns) if structure_edits and snapped.symbol_columns else None
             if signs is not None:
@@ -218,8 +211,7 @@ def read_cells(
                     sign = left_of.get((r, c))
                     if sign is not None:
                         boxes[i, 0] = min(float(boxes[i, 0]), float(boxes[sign, 0]))
-                index = torch.tensor(kept, dtype=torch.long)
-                boxes, cell_hidden = boxes[index], cell_hidden[index]
+                boxes, cell_hidden = boxes[kept], cell_hidden[kept]
                 snapped = snap_to_page()
             inserted = insert_rows(structure, snapped.missing_rows, snapped.has_ink.tolist()) if structure_edits and snapped.missing_rows else None
             if inserted is not None:
@@ -241,6 +233,15 @@ def read_cells(
     return Decoded(structure, cells, box_list, score)
 
 
+def _merged_cells(into: list[int], boxes: torch.Tensor, cell_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boxes and states after cells were merged (``into``: per old cell, the new cell it is part of):
+    each new cell's box the union of its parts' boxes (so that snapping anchors it on all of them),
+    its state that of its first part (the upper row's cell, the left cell)."""
+    members = [[i for i, j in enumerate(into) if j == new] for new in range(max(into) + 1)]
+    boxes = torch.stack([torch.cat([boxes[m, :2].min(0).values, boxes[m, 2:].max(0).values]) for m in members])
+    return boxes, cell_hidden[torch.tensor([m[0] for m in members], dtype=torch.long)]
+
+
 def _inserted_columns(
     structure: list[str], boxes: torch.Tensor, cell_hidden: torch.Tensor, missing: list[MissingColumn],
 ) -> tuple[list[str], torch.Tensor, torch.Tensor]:
@@ -251,6 +252,7 @@ def _inserted_columns(
     grid = logical_grid(structure)
     gap_of = {m.column: m for m in missing}
     structure, source = insert_columns(structure, [m.column for m in missing], [m.across for m in missing])
+    beside_new = {origin[0] for origin in source if not isinstance(origin, int)}
     new_boxes, states = [], []
     for origin in source:
         old = origin if isinstance(origin, int) else origin[0]
@@ -260,7 +262,7 @@ def _inserted_columns(
         if m is not None:
             if not isinstance(origin, int):
                 box[0], box[2] = m.gap[1], m.right
-            elif (origin, 0) in source:
+            elif origin in beside_new:
                 box[2] = m.gap[0]
             else:
                 box[2] = max(float(box[2]), m.right)

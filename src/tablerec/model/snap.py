@@ -781,19 +781,9 @@ def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int
 
 def _runs_across(cell_words: list[tuple[int, int, int, int]], gap: tuple[int, int], text_height: float) -> bool:
     """Whether a cell's text runs across a gutter ``gap`` (its left and right x): a phrase of it (words
-    of one line no further apart than a word space or so) reaches past both sides.  A head set flush
-    right over a narrow column may reach into the gutter but not past it."""
-    for top in {w[1] for w in cell_words}:
-        line = sorted((x0, x1) for x0, t, x1, _ in cell_words if t == top)
-        start, end = line[0]
-        for x0, x1 in line[1:] + [(float("inf"), float("inf"))]:
-            if x0 - end < SPLIT_GAP * text_height:
-                end = max(end, x1)
-                continue
-            if start < gap[0] and end > gap[1]:
-                return True
-            start, end = x0, x1
-    return False
+    of one line no further apart than a word space or so, ``SPLIT_GAP``) reaches past both sides.  A
+    head set flush right over a narrow column may reach into the gutter but not past it."""
+    return any(x0 < gap[0] and x1 > gap[1] for x0, x1, _ in _phrases(cell_words, text_height, SPLIT_GAP))
 
 
 def _symbol_columns(grid: list[tuple[int, int, int, int]], cell_words: list[list[tuple[int, int, int, int]]],
@@ -853,9 +843,10 @@ def _phrases(cell_words: list[tuple[int, int, int, int]], text_height: float, ga
 def _joined_cells(grid: list[tuple[int, int, int, int]], cell_words: list[list[tuple[int, int, int, int]]], left: np.ndarray,
                   right: np.ndarray, text_height: float) -> list[tuple[int, int]]:
     """Pairs of cells side by side in one row (``Snapped.joined_cells``) where a phrase (words a word
-    space apart, ``WORD_SPACE``: cells of a tight table are further apart) that starts in the left one's columns reaches half a text height or more into the ink of the right one's
-    first column, and every word of the right one is part of such a phrase.  ``left``, ``right``:
-    the columns' ink (NaN where the page does not show it)."""
+    space apart, ``WORD_SPACE``: cells of a tight table are further apart) that starts in the left
+    one's columns reaches half a text height or more into the ink of the right one's first column,
+    and every word of the right one is part of such a phrase.  ``left``, ``right``: the columns'
+    ink (NaN where the page does not show it)."""
     at = {(r, c): i for i, (r, c, rs, _) in enumerate(grid) if rs == 1}
     pairs = []
     for i, (r, c, rs, cs) in enumerate(grid):
