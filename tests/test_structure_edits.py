@@ -46,6 +46,20 @@ def test_a_chain_of_joins_folds_into_its_top_row_and_rowspans_shrink():
     assert into == [0, 1, 1, 1, 2, 3]
 
 
+def test_the_first_body_row_is_folded_into_the_header_if_it_is_a_heads_wrapped_line():
+    # A head wrapped onto a second line ("Peasant meowing" / "boasted") that the decoder made the
+    # first body row: one word, under the head, in a row of six cells.
+    structure = _structure([["<td>"] * 6, ["<td>"] * 6, ["<td>"] * 6], head=1)
+    words = [True] * 6 + [False, False, False, False, True, False] + [True] * 6
+    new, into = join_rows(structure, [0], words)
+    assert new == _structure([["<td>"] * 6, ["<td>"] * 6], head=1)
+    assert into[6:12] == [0, 1, 2, 3, 4, 5]
+    assert join_rows(structure, [0]) is None  # without the words: the header is left alone
+    # A label in the first column starts a section; words in half the row are heads of their own.
+    assert join_rows(structure, [0], [True] * 6 + [True] + [False] * 5 + [True] * 6) is None
+    assert join_rows(structure, [0], [True] * 6 + [False, True, True, True, False, False] + [True] * 6) is None
+
+
 def test_rows_are_joined_in_the_body_only_and_where_their_columns_agree():
     header_and_body = _structure([["<td>", "<td>"], ["<td>", "<td>"]], head=1)
     assert join_rows(header_and_body, [0]) is None

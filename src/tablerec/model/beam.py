@@ -156,7 +156,7 @@ def read_cells(
                 return snap_boxes(ink, boxes.float().cpu().numpy(), [place[:4] for place in logical_grid(structure)])
 
             snapped = snap_to_page()
-            joined = join_rows(structure, snapped.joined_rows) if structure_edits and snapped.joined_rows else None
+            joined = join_rows(structure, snapped.joined_rows, snapped.has_ink.tolist()) if structure_edits and snapped.joined_rows else None
             if joined is not None:
                 # A row the page shows as the lines of the row above: fold it in (its cells' boxes
                 # into those of the cells they join, so that snapping anchors the row on both) and snap again.

@@ -51,15 +51,29 @@ from __future__ import annotations
 from ..table import logical_grid
 
 
-def join_rows(structure: list[str], joined: list[int]) -> tuple[list[str], list[int]] | None:
+def join_rows(structure: list[str], joined: list[int], has_words: list[bool] | None = None) -> tuple[list[str], list[int]] | None:
     """``structure`` (expanded PubTabNet tokens) with each row ``r + 1`` for ``r`` in ``joined``
     folded into row ``r``.  Returns the new structure and, per cell of the old one, the index of the
-    new cell it is now part of (a kept cell: itself, renumbered); None if no row could be joined."""
-    n_cells = sum(1 for t in structure if t in ("<td>", "<td"))
+    new cell it is now part of (a kept cell: itself, renumbered); None if no row could be joined.
+
+    Rows join in the body only, but for the first body row under the header's last: a head wrapped
+    onto a line that the decoder made a row of its own.  That row is folded into the header only if
+    ``has_words`` (per cell, whether snapping gave it words) shows words in a third of its cells or
+    fewer, none in the first column (a label there starts a section; heads under a spanning head
+    fill more of the row)."""
+    grid = logical_grid(structure)
+    into_head = None
+    head = [row for row, *_, in_head in grid if in_head]
+    if has_words is not None and head and max(head) in joined:
+        lower = [i for i, (row, *_) in enumerate(grid) if row == max(head) + 1]
+        filled = [i for i in lower if has_words[i]]
+        if lower and filled and 3 * len(filled) <= len(lower) and all(grid[i][1] > 0 for i in filled):
+            into_head = max(head)
+    n_cells = len(grid)
     into = list(range(n_cells))  # old cell -> current cell
     changed = False
     for r in sorted(set(joined), reverse=True):  # bottom up: a chain of joins folds into its top row
-        result = _join_one(structure, r)
+        result = _join_one(structure, r, r == into_head)
         if result is None:
             continue
         structure, mapping = result
@@ -68,15 +82,16 @@ def join_rows(structure: list[str], joined: list[int]) -> tuple[list[str], list[
     return (structure, into) if changed else None
 
 
-def _join_one(structure: list[str], r: int) -> tuple[list[str], list[int]] | None:
-    """Fold row ``r + 1`` into row ``r``: (new structure, old cell -> new cell), or None if unsafe."""
+def _join_one(structure: list[str], r: int, into_head: bool = False) -> tuple[list[str], list[int]] | None:
+    """Fold row ``r + 1`` into row ``r``: (new structure, old cell -> new cell), or None if unsafe
+    (``into_head``: row ``r`` may be the header's last row)."""
     grid = logical_grid(structure)
     covering = [i for i, (row, _, rowspan, _, _) in enumerate(grid) if row <= r < row + rowspan]
     lower = [i for i, (row, *_) in enumerate(grid) if row == r + 1]
     n_rows = max((row + rowspan for row, _, rowspan, _, _ in grid), default=0)
     if not covering or r + 1 >= n_rows:
         return None
-    if any(grid[i][4] for i in covering + lower):
+    if any(grid[i][4] for i in lower) or any(grid[i][4] for i in covering) and not (into_head and all(grid[i][4] for i in covering)):
         return None  # header rows: their cells of several lines are often rows of their own
     target: dict[int, int] = {}
     for i in lower:
