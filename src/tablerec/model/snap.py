@@ -711,7 +711,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     out.empty_columns = [
         col for col in range(n_cols)
         if any(c == col and cs == 1 for _, c, _, cs in grid) and not any(cell_words[i] for i, (_, c, _, cs) in enumerate(grid) if c <= col < c + cs)
-        or not on_page[col] and _inside_neighbour(col, grid, cell_words, np.where(on_page, left, np.nan), np.where(on_page, right, np.nan))
+        or not on_page[col] and _inside_neighbour(col, grid, cell_words, ink_left, ink_right)
     ]
     out.symbol_columns = _symbol_columns(grid, cell_words, text_height)
     out.missing_rows = _missing_rows(row_lines, lines, line_words, line_boxes, left, right, text_height, height)
@@ -720,7 +720,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         across = [i for i, (_, c, _, cs) in enumerate(grid) if c + cs - 1 == col and _runs_across(cell_words[i], gap, text_height)]
         out.missing_columns.append(MissingColumn(col, (gap_left / width, gap_right / width), right[col] / width, across))
     if sum(found is not None for found in row_lines) >= JOIN_MIN_ROWS:
-        out.joined_cells = _joined_cells(grid, cell_words, np.where(on_page, left, np.nan), np.where(on_page, right, np.nan), text_height)
+        out.joined_cells = _joined_cells(grid, cell_words, ink_left, ink_right, text_height)
     for i, (_, c, rs, cs) in enumerate(grid):
         if cs > 1 and rs == 1 and cell_words[i]:
             columns = _separate_columns(cell_words[i], left[c: c + cs], right[c: c + cs], text_height)
@@ -803,7 +803,7 @@ def _symbol_columns(grid: list[tuple[int, int, int, int]], cell_words: list[list
             i for i in inked
             if grid[i][1] == col and grid[i][3] == 1 and len(cell_words[i]) == 1
             and cell_words[i][0][2] - cell_words[i][0][0] <= SYMBOL_WIDTH * text_height
-            and cell_words[at.get((grid[i][0], col + 1), i)] and (grid[i][0], col + 1) in at
+            and (grid[i][0], col + 1) in at and cell_words[at[(grid[i][0], col + 1)]]
         ]
         if len(signs) == len(inked) and all(grid[i][0] > 0 for i in signs):  # a sign is never a head
             out.append(col)

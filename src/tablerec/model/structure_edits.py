@@ -162,21 +162,8 @@ def join_cells(structure: list[str], pairs: list[tuple[int, int]]) -> tuple[list
     width = [0] * len(grid)
     for k, root in enumerate(into):
         width[root] += grid[k][3]
-    out: list[str | list[str]] = []
-    cell = -1
-    skipping = False
-    for item in _items(structure):
-        if isinstance(item, list):
-            cell += 1
-            skipping = into[cell] != cell
-            if not skipping and width[cell] != grid[cell][3]:
-                item = _with_span(item, "colspan", width[cell]) if grid[cell][3] > 1 else [*item, f' colspan="{width[cell]}"']
-        if skipping:
-            skipping = item != "</td>"
-            continue
-        out.append(item)
     roots = sorted(set(into))
-    return _tokens(out), [roots.index(root) for root in into]
+    return _respanned(structure, width, {k for k, root in enumerate(into) if root != k}), [roots.index(root) for root in into]
 
 
 def drop_columns(structure: list[str], columns: list[int]) -> tuple[list[str], list[int]] | None:
@@ -196,20 +183,7 @@ def drop_columns(structure: list[str], columns: list[int]) -> tuple[list[str], l
     if not dropped:
         return None
     width = widths(dropped)
-    out: list[str | list[str]] = []
-    cell = -1
-    skipping = False
-    for item in _items(structure):
-        if isinstance(item, list):
-            cell += 1
-            skipping = width[cell] == 0
-            if width[cell] != grid[cell][3]:
-                item = _with_span(item, "colspan", width[cell])
-        if skipping:
-            skipping = item != "</td>"  # a removed cell: its opening and its </td>
-            continue
-        out.append(item)
-    return _tokens(out), [i for i, w in enumerate(width) if w > 0]
+    return _respanned(structure, width, {i for i, w in enumerate(width) if w == 0}), [i for i, w in enumerate(width) if w > 0]
 
 
 def insert_columns(structure: list[str], columns: list[int], across: list[list[int]]) -> tuple[list[str], list[int | tuple[int, int]]]:
@@ -232,7 +206,7 @@ def insert_columns(structure: list[str], columns: list[int], across: list[list[i
                 _, c, rowspan, colspan, _ = grid[cell]
                 new_source.append(source[cell])
                 if c <= col < c + colspan - 1 or (c + colspan - 1 == col and cell in spans_it):
-                    item = _with_span(item, "colspan", colspan + 1) if colspan > 1 else [*item, ' colspan="2"']
+                    item = _with_span(item, "colspan", colspan + 1)
                 elif c + colspan - 1 == col:
                     pending = [' rowspan="%d"' % rowspan] if rowspan > 1 else []
                     new_source.append((source[cell] if isinstance(source[cell], int) else source[cell][0], 0))
@@ -284,7 +258,7 @@ def promote_header_row(structure: list[str], has_words: list[bool]) -> tuple[lis
             cell += 1
             skipping = cell in beside
             if cell in grow:
-                item = _with_span(item, "rowspan", grid[cell][2] + 1) if grid[cell][2] > 1 else [' rowspan="2"', *item]
+                item = _with_span(item, "rowspan", grid[cell][2] + 1)
         if skipping:
             skipping = item != "</td>"
             continue
@@ -386,6 +360,25 @@ def _tokens(items: list[str | list[str]]) -> list[str]:
     return tokens
 
 
+def _respanned(structure: list[str], colspans: list[int], removed: set[int]) -> list[str]:
+    """``structure`` (expanded tokens) with the cells in ``removed`` left out (opening and ``</td>``)
+    and every other cell spanning ``colspans[cell]`` columns."""
+    out: list[str | list[str]] = []
+    cell = -1
+    skipping = False
+    for item in _items(structure):
+        if isinstance(item, list):
+            cell += 1
+            skipping = cell in removed
+            if not skipping and colspans[cell] != (_span(item, "colspan") or 1):
+                item = _with_span(item, "colspan", colspans[cell])
+        if skipping:
+            skipping = item != "</td>"
+            continue
+        out.append(item)
+    return _tokens(out)
+
+
 def _span(attributes: list[str], name: str) -> int | None:
     """A cell opening's ``rowspan`` or ``colspan``, None if it has none."""
     for attribute in attributes:
@@ -395,8 +388,11 @@ def _span(attributes: list[str], name: str) -> int | None:
 
 
 def _with_span(attributes: list[str], name: str, n: int) -> list[str]:
-    """A cell opening's attributes with its ``rowspan`` or ``colspan`` set to ``n`` (left out at 1)."""
+    """A cell opening's attributes with its ``rowspan`` or ``colspan`` set to ``n`` (left out at 1;
+    added where the cell had none: a rowspan first, a colspan last)."""
     prefix = f" {name}="
-    if n > 1:
-        return [f'{prefix}"{n}"' if a.startswith(prefix) else a for a in attributes]
-    return [a for a in attributes if not a.startswith(prefix)]
+    if n <= 1:
+        return [a for a in attributes if not a.startswith(prefix)]
+    if not any(a.startswith(prefix) for a in attributes):
+        return [f'{prefix}"{n}"', *attributes] if name == "rowspan" else [*attributes, f'{prefix}"{n}"']
+    return [f'{prefix}"{n}"' if a.startswith(prefix) else a for a in attributes]
