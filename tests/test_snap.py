@@ -285,3 +285,35 @@ def test_the_foot_of_a_long_line_of_serif_text_is_not_a_rule():
     _, _, horizontal, _ = remove_rules(ink)
     assert not horizontal[17]
     assert horizontal[30] and horizontal[48]
+
+
+def test_small_blurred_text_is_not_a_rule():
+    # Text about 5 pixels tall, bold and blurred: its letters' bodies fill 3 pixel rows across most of
+    # the table in runs longer than five text heights.  Those rows were taken for a rule (thin, long)
+    # and removed, which cut every such line in two; rules 1 and 2 pixels thick stay rules.
+    from tablerec.model.snap import remove_rules
+
+    ink = np.zeros((60, 300), dtype=bool)
+    ink[20, 0:280:4] = True  # the tops of some letters
+    for x in range(0, 280, 33):
+        ink[21:24, x: x + 30] = True  # letters' bodies, merged into runs of 30 pixels
+    ink[19:24, 0:280:8] = True  # ascenders (the text height, 5)
+    ink[40:42, :] = True  # a rule 2 pixels thick
+    ink[50, :] = True  # and a hairline
+    _, text_height, horizontal, _ = remove_rules(ink)
+    assert text_height == 5
+    assert not horizontal[19:25].any()
+    assert horizontal[40] and horizontal[50]
+
+
+def test_a_line_that_fills_columns_costs_more_to_leave_out():
+    # Three lines for two rows, joining the middle one to either row dearer than leaving it out: by
+    # default it is left out; at the cost of leaving out lines that fill several columns it joins a row.
+    from tablerec.model.snap import align_rows
+
+    lines = [(0, 10), (20, 30), (40, 50)]
+    anchors = [5.0, 45.0]
+    join, split = np.array([5.0, 5.0]), np.zeros(2)
+    assert align_rows(lines, anchors, join, split) == [(0, 1), (2, 3)]
+    rows = align_rows(lines, anchors, join, split, skip=np.full(3, 10.0))
+    assert rows in ([(0, 2), (2, 3)], [(0, 1), (1, 3)])

