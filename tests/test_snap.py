@@ -317,3 +317,25 @@ def test_a_line_that_fills_columns_costs_more_to_leave_out():
     assert align_rows(lines, anchors, join, split) == [(0, 1), (2, 3)]
     rows = align_rows(lines, anchors, join, split, skip=np.full(3, 10.0))
     assert rows in ([(0, 2), (2, 3)], [(0, 1), (1, 3)])
+
+
+def test_a_figure_centred_beside_a_label_of_two_lines_gets_a_box_one_line_tall():
+    # The label's two lines and the figure between them make one tall text line on the page; the
+    # figure's box is padded about its own letters (as the reader learnt boxes), not the whole line.
+    page = np.zeros((100, 200), dtype=np.uint8)
+
+    def word(x: int, top: int) -> None:  # letters: strokes 8 pixels tall
+        page[top: top + 8, x: x + 30: 3] = 255
+
+    word(10, 10), word(120, 10)  # the header
+    word(10, 40), word(10, 52), word(120, 46)  # a label of two lines, its figure centred beside it
+    word(10, 75), word(120, 75)  # a row of one line
+    grid = [(r, c, 1, 1) for r in range(3) for c in range(2)]
+    tops = [10, 10, 40, 46, 75, 75]
+    heights = [8, 8, 20, 8, 8, 8]
+    boxes = np.array([[(10 if c == 0 else 120) / 200, t / 100, (40 if c == 0 else 150) / 200, (t + h) / 100]
+                      for (_, c, _, _), t, h in zip(grid, tops, heights)])
+    snapped = snap_boxes(page, boxes, grid).boxes * 100
+    top, bottom = snapped[3, 1], snapped[3, 3]
+    assert top <= 46 and bottom >= 54 and bottom - top <= 1.8 * 8  # the figure: one line box about its ink
+    assert snapped[2, 1] <= 40 and snapped[2, 3] >= 60  # the label: both its lines

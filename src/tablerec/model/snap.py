@@ -694,14 +694,24 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         if not members:
             continue
         for m in range(*found):
-            top, bottom = line_boxes[m]
+            on_line: dict[int, list[tuple[int, int]]] = {}  # cell -> its words on this line
             for x0, x1 in line_words[m]:
                 overlap = [min(x1, reach[i, 1]) - max(x0, reach[i, 0]) for i in members]
                 best = int(np.argmax(overlap))
                 if overlap[best] <= 0:  # no overlap: the nearest predicted box
                     centre = (x0 + x1) / 2
                     best = int(np.argmin([min(abs(centre - reach[i, 0]), abs(centre - reach[i, 1])) for i in members]))
-                cell_words[members[best]].append((x0, top, x1, bottom))
+                on_line.setdefault(members[best], []).append((x0, x1))
+            for i, found_words in on_line.items():
+                # Down, a cell's words are padded as a line about the ink of their own letters, not of
+                # the whole text line: a line is often text of several heights side by side (figures
+                # centred beside a label of two lines, whose ink joins them into one tall line).
+                rows = np.zeros(lines[m][1] - lines[m][0], dtype=bool)
+                for x0, x1 in found_words:
+                    rows |= clean[lines[m][0]: lines[m][1], x0:x1].any(axis=1)
+                inked = np.nonzero(rows)[0]
+                top, bottom = _line_box(lines[m][0] + int(inked[0]), lines[m][0] + int(inked[-1]) + 1, text_height, height)
+                cell_words[i].extend((x0, top, x1, bottom) for x0, x1 in found_words)
     given = [(j, w) for j in range(n) for w in cell_words[j]]  # every word, with the cell it went to
     for i, (r, _, rs, _) in enumerate(grid):
         rows_found = [row_lines[k] for k in range(r, min(r + rs, n_rows)) if row_lines[k] is not None]
