@@ -339,3 +339,18 @@ def test_a_figure_centred_beside_a_label_of_two_lines_gets_a_box_one_line_tall()
     top, bottom = snapped[3, 1], snapped[3, 3]
     assert top <= 46 and bottom >= 54 and bottom - top <= 1.8 * 8  # the figure: one line box about its ink
     assert snapped[2, 1] <= 40 and snapped[2, 3] >= 60  # the label: both its lines
+
+
+def test_row_anchors_are_refitted_to_the_rows_found():
+    # The box head's row positions shrink towards the top of a tall table (here to 0.8 of the true
+    # centres): fitted to the rows the alignment found, the unfound row's anchor lands on its line too.
+    from tablerec.model.snap import _refitted_anchors
+
+    lines = [(top, top + 8) for top in range(10, 410, 20)]  # 20 lines, 20 pixels apart
+    centres = [(top + bottom) / 2 for top, bottom in lines]
+    anchors = [0.8 * c for c in centres]
+    row_lines = [(r, r + 1) for r in range(20)]
+    row_lines[15] = None  # a row the alignment left without lines
+    refitted = _refitted_anchors(anchors, row_lines, lines)
+    assert abs(refitted[15] - centres[15]) < 1.0 and abs(anchors[15] - centres[15]) > 50
+    assert _refitted_anchors(anchors[:3], row_lines[:3], lines) is None  # too few rows to fit

@@ -392,6 +392,27 @@ def align_rows(
     return rows
 
 
+def _refitted_anchors(anchors: list[float | None], row_lines: list[tuple[int, int] | None],
+                      lines: list[tuple[int, int]]) -> list[float | None] | None:
+    """The row anchors mapped by a line (Theil-Sen: the median slope over pairs of rows, then the
+    median offset) fitted from each anchor to the centre of the lines its row was given; None if
+    fewer than four rows have both, or the slope is outside 0.7..1.5 (a fit to a bad alignment)."""
+    pairs = [(anchors[r], (lines[found[0]][0] + lines[found[1] - 1][1]) / 2)
+             for r, found in enumerate(row_lines) if found is not None and anchors[r] is not None]
+    if len(pairs) < 4:
+        return None
+    anchor, centre = np.array(pairs, dtype=np.float64).T
+    i, j = np.triu_indices(len(anchor), k=1)
+    apart = anchor[j] - anchor[i] > 1e-6
+    if not apart.any():
+        return None
+    slope = float(np.median((centre[j] - centre[i])[apart] / (anchor[j] - anchor[i])[apart]))
+    if not 0.7 < slope < 1.5:
+        return None
+    offset = float(np.median(centre - slope * anchor))
+    return [None if a is None else slope * a + offset for a in anchors]
+
+
 def words(clean: np.ndarray, top: int, bottom: int, text_height: float) -> list[tuple[int, int]]:
     """Column ranges ``[x0, x1)`` of the words between two pixel rows (gaps under ~a space joined)."""
     return _joined_runs(clean[top:bottom].any(axis=0), 0.35 * text_height)
@@ -671,6 +692,12 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         # lines were left unread so that the rows after them could follow those positions).
         skip = SKIP_LINE_COST + SKIP_COLUMN_COST * np.array([max(0, len(f) - 1) for f in filled_columns(line_words, left, right)])
         row_lines = align_rows(lines, anchors, join, split, skip=skip)
+        # The box head's row positions drift down tall tables, mostly as a stretch: fitted to the
+        # rows just found and aligned once more, the rows that the page leaves open follow them better.
+        refitted = _refitted_anchors(anchors, row_lines, lines)
+        if refitted is not None:
+            anchors = refitted
+            row_lines = align_rows(lines, anchors, join, split, skip=skip)
         # Rows the page shows as one: the last line of one and the first of the next are set as
         # the lines of one cell (``JOINED_ROW_SHARE``).  Not in a filled area: the words found in
         # light text on a dark band are fragments of letters (cTDaR t10053's header).
