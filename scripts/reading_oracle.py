@@ -1,14 +1,16 @@
 """How well does the cell reader read when structure (and boxes) are right?  Splits a model's TEDS gap
 into reading and layout.
 
-    python scripts/reading_oracle.py GT.jsonl IMAGE_DIR [--model WEIGHTS] [--limit N]
+    python scripts/reading_oracle.py GT.jsonl IMAGE_DIR [--model WEIGHTS] [--limit N] [--mixed] [--per-table]
 
 For every table the structure decoder is teacher-forced on the true structure (so every true cell has
 its hidden state), then every cell is read greedily three times: from a crop at its true box, at the
 box the box head predicts for it, and at that box snapped to the page's text (``tablerec.model.snap``;
 a cell of several lines or a long line read in pieces, as ``tablerec predict`` does).  Prints exact cell-text accuracy (inline tags ignored, empty true cells
 skipped) by length for each, and the mean IoU of the predicted and snapped boxes with the true ones.
-Only for models that read cell crops.
+``--mixed`` also reads at the snapped box with the true box's top and bottom, and with its left and
+right (each read whole, not in pieces), which tells a misplacement down from one across.  ``--per-table`` lists the tables with the
+most snapped boxes off their line.  Only for models that read cell crops.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tablerec.table import INLINE_TAG_TOKENS, logical_grid
 
 BUCKETS = ("1-8", "9-20", "21+")
 BOXES = ("true box", "predicted box", "snapped box")
+MIXED = ("snapped, true top and bottom", "snapped, true left and right")
 
 
 def bucket(text: str) -> str:
@@ -50,6 +53,8 @@ def main() -> None:
     parser.add_argument("images")
     parser.add_argument("--model", default=None, help="exported weights or checkpoint (default: the shipped model)")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--mixed", action="store_true", help="also read at snapped boxes with the true top/bottom, or left/right")
+    parser.add_argument("--per-table", action="store_true", help="list the tables with the most snapped boxes off their line")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.model is None:
@@ -62,7 +67,9 @@ def main() -> None:
     cfg = model.config
     if not cfg.reads_crops:
         raise SystemExit("this model does not read cell crops")
-    right = {name: Counter() for name in BOXES}
+    names = BOXES + MIXED if args.mixed else BOXES
+    right = {name: Counter() for name in names}
+    per_table = []  # (snapped boxes off their line, off across, cells, filename)
     total, ious = Counter(), {"predicted box": [], "snapped box": []}
     off_line, height_ratio = {"predicted box": [], "snapped box": []}, []
     off_column = {"predicted box": [], "snapped box": []}
@@ -89,6 +96,10 @@ def main() -> None:
         width, height = image.size
         true_boxes = torch.tensor([[v / s for v, s in zip(table.cells[i].bbox, (width, height, width, height))] for i in with_box]).clamp(0, 1)
         boxes = {"true box": true_boxes, "predicted box": all_boxes[with_box], "snapped box": snapped[with_box]}
+        if args.mixed:
+            boxes[MIXED[0]], boxes[MIXED[1]] = snapped[with_box].clone(), snapped[with_box].clone()
+            boxes[MIXED[0]][:, [1, 3]] = true_boxes[:, [1, 3]]
+            boxes[MIXED[1]][:, [0, 2]] = true_boxes[:, [0, 2]]
         true_height = (true_boxes[:, 3] - true_boxes[:, 1]).clamp(min=1e-6)
         height_ratio.extend(((boxes["predicted box"][:, 3] - boxes["predicted box"][:, 1]) / true_height).tolist())
         for name in ious:
@@ -98,10 +109,12 @@ def main() -> None:
             # Across: the box's centre outside the true box (the words of another column, or a part of the cell).
             centre_x = (boxes[name][:, 0] + boxes[name][:, 2]) / 2
             off_column[name].extend(((centre_x < true_boxes[:, 0]) | (centre_x > true_boxes[:, 2])).tolist())
+        n = len(with_box)
+        per_table.append((sum(off_line["snapped box"][-n:]), sum(off_column["snapped box"][-n:]), n, table.filename))
         texts = [table.cells[i].text.strip() for i in with_box]
         for text in texts:
             total[bucket(text)] += 1
-        for name in BOXES:
+        for name in names:
             pieces = [snap.pieces[i] for i in with_box] if name == "snapped box" else None
             read = read_crops(model, page, boxes[name], cell_hidden, pieces)
             for text, cell_tokens in zip(texts, read):
@@ -115,12 +128,16 @@ def main() -> None:
     for name, flags in off_column.items():
         print(f"{name}: centre outside its true box across: {sum(flags) / max(1, len(flags)):.1%} of cells")
     print(f"predicted box height / true height: median {float(torch.tensor(height_ratio).median()):.2f}")
-    print("| cell length | cells | read exactly: " + " | ".join(BOXES) + " |")
-    print("|---|---|---|---|---|")
+    print("| cell length | cells | read exactly: " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 2) + "|")
     for b in BUCKETS:
         if total[b]:
-            cols = [f"{right[n][b]} ({right[n][b] / total[b]:.1%})" for n in BOXES]
+            cols = [f"{right[n][b]} ({right[n][b] / total[b]:.1%})" for n in names]
             print(f"| {b} | {total[b]} | " + " | ".join(cols) + " |")
+    if args.per_table:
+        print("\n| table | cells | snapped box off its line | off across |\n|---|---|---|---|")
+        for off, across, n, name in sorted(per_table, reverse=True)[:15]:
+            print(f"| {name} | {n} | {off} | {across} |")
 
 
 if __name__ == "__main__":
