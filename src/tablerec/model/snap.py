@@ -270,11 +270,12 @@ def _baseline(row_ink: np.ndarray, top: int, bottom: int, text_height: float) ->
     half = max(int(text_height), 1) // 2 + 1
     need = max(1, half - (bottom - top))  # small text: the band itself is most of the letters' height
     floor = 0.25 * float(row_ink[top:bottom].min())
-    above = row_ink[max(top - need, 0): top]
-    below = row_ink[bottom: bottom + need]
-    letters_above = top >= need and bool((above > 0).all()) and float(above.mean()) >= floor
-    letters_below = below.size == need and bool((below > 0).all()) and float(below.mean()) >= floor
-    return letters_above and (bool((row_ink[bottom: bottom + half + 1] == 0).any()) or letters_below)
+
+    def letters(rows: np.ndarray) -> bool:  # ``need`` rows, each inked, at least a quarter as dense
+        return rows.size == need and bool((rows > 0).all()) and float(rows.mean()) >= floor
+
+    return letters(row_ink[max(top - need, 0): top]) and (
+        bool((row_ink[bottom: bottom + half + 1] == 0).any()) or letters(row_ink[bottom: bottom + need]))
 
 
 def _joined_runs(flags: np.ndarray, gap_below: float) -> list[tuple[int, int]]:
@@ -682,6 +683,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
     on_page = ~np.isnan(ink_left)
     left[on_page], right[on_page] = ink_left[on_page], ink_right[on_page]
     # With the columns known, the lines can be judged by which columns they fill: align again.
+    line_columns = filled_columns(line_words, left, right)
     shares = new_row_shares(lines, line_words, left, right)
     if shares is not None:
         # Costs: -log of the shares, weighted.
@@ -690,7 +692,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         # A line with words in several columns is table content: leaving it out of every row costs
         # more for each column it fills (the box head's row positions drift down tall tables, and
         # lines were left unread so that the rows after them could follow those positions).
-        skip = SKIP_LINE_COST + SKIP_COLUMN_COST * np.array([max(0, len(f) - 1) for f in filled_columns(line_words, left, right)])
+        skip = SKIP_LINE_COST + SKIP_COLUMN_COST * np.array([max(0, len(f) - 1) for f in line_columns])
         row_lines = align_rows(lines, anchors, join, split, skip=skip)
         # The box head's row positions drift down tall tables, mostly as a stretch: fitted to the
         # rows just found and aligned once more, the rows that the page leaves open follow them better.
@@ -766,7 +768,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         or not on_page[col] and _inside_neighbour(col, grid, cell_words, ink_left, ink_right)
     ]
     out.symbol_columns = _symbol_columns(grid, cell_words, text_height)
-    out.missing_rows = _missing_rows(row_lines, lines, line_words, line_boxes, left, right, text_height, height)
+    out.missing_rows = _missing_rows(row_lines, lines, line_words, line_columns, line_boxes, left, right, text_height, height)
     for col, gap_left, gap_right in two_in_one:
         gap = (gap_left, gap_right)
         across = [i for i, (_, c, _, cs) in enumerate(grid) if c + cs - 1 == col and _runs_across(cell_words[i], gap, text_height)]
@@ -782,8 +784,8 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
 
 
 def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int, int]], line_words: list[list[tuple[int, int]]],
-                  line_boxes: list[tuple[float, float]], left: np.ndarray, right: np.ndarray, text_height: float,
-                  height: int) -> list[tuple[int, float, float, bool]]:
+                  filled: list[frozenset[int]], line_boxes: list[tuple[float, float]], left: np.ndarray, right: np.ndarray,
+                  text_height: float, height: int) -> list[tuple[int, float, float, bool]]:
     """Rows the structure lacks (``Snapped.missing_rows``), two kinds:
 
     * a text line that no row took, alone between two rows that took lines, with a word in the first
@@ -819,7 +821,6 @@ def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int
         label = max(x1 for _, x1 in found) <= left[1]  # the first column's alone: a section label
         missing.append((starts[k + 1], line_boxes[k][0] / height, line_boxes[k][1] / height, label))
     known = ~(np.isnan(left) | np.isnan(right))
-    filled = filled_columns(line_words, left, right)
     for r, found in enumerate(row_lines):
         if found is None or r + 1 < len(row_lines) and row_lines[r + 1] is None:
             continue
