@@ -1,23 +1,35 @@
-"""Row groups: a repeated label over empty first cells becomes rowspans (tablerec.model.row_groups)."""
+"""Row groups: a label beside empty first cells becomes a rowspan (tablerec.model.row_groups)."""
 
 from __future__ import annotations
 
+from tablerec.model.row_groups import merge_row_groups
+from tablerec.table import Table
+
+
+def table(rows, label_rows=None, lines=None):
+    """Structure, cells and boxes of a body of ``rows``: row r's text at y 0.1 r .. 0.1 r + 0.05;
+    ``label_rows``: text -> the (fractional) row its line stands at; ``lines``: text -> its lines."""
+    html = "<table><tbody>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows) + "</tbody></table>"
+    t = Table.from_html(html)
+    boxes = []
+    for r, row in enumerate(rows):
+        for k, text in enumerate(row):
+            y = 0.1 * (label_rows or {}).get(text, r)
+            boxes.append((0.3 * k, y, 0.3 * k + 0.2, y + 0.05 * (lines or {}).get(text, 1)))
+    return t.structure, [c.tokens for c in t.cells], boxes
+
+
+def spans(structure):
+    return [t for t in structure if "rowspan" in t]
+
 
 def test_a_repeated_label_over_empty_first_cells_becomes_rowspans():
-    from tablerec.model.row_groups import merge_row_groups
-    from tablerec.table import Table
-
-    def table(rows):
-        html = "<table><tbody>" + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows) + "</tbody></table>"
-        t = Table.from_html(html)
-        return t.structure, [c.tokens for c in t.cells], [(0.0, 0.1 * i, 1.0, 0.1 * i + 0.05) for i in range(len(t.cells))]
-
     grouped = [["A", "1", "2"], ["", "3", "4"], ["", "5", "6"], ["B", "7", "8"], ["", "9", "0"]]
     structure, cells, boxes = merge_row_groups(*table(grouped))
     merged = Table.from_html("<table>" + "".join(structure) + "</table>")
-    assert [t for t in structure if "rowspan" in t] == [' rowspan="3"', ' rowspan="2"']
+    assert spans(structure) == [' rowspan="3"', ' rowspan="2"']
     assert ["".join(c) for c in cells] == ["A", "1", "2", "3", "4", "5", "6", "B", "7", "8", "9", "0"]
-    assert len(boxes) == len(cells) and boxes[0][3] > 0.1  # the label's box covers its group
+    assert len(boxes) == len(cells) and boxes[0][3] > 0.2  # the label's box covers its group
     assert merged.structure == structure
     # One group alone, or a table that already has rowspans, is left as it is.
     once = table([["A", "1"], ["", "3"], ["C", "5"]])
@@ -27,3 +39,27 @@ def test_a_repeated_label_over_empty_first_cells_becomes_rowspans():
                               '<tr><td></td><td>6</td></tr></tbody></table>')
     args = (spanned.structure, [c.tokens for c in spanned.cells], [(0.0, 0.0, 1.0, 1.0)] * len(spanned.cells))
     assert merge_row_groups(*args) == args
+
+
+def test_labels_set_in_the_middle_or_at_the_foot_of_their_rows_span_them():
+    # Set in the middle: "A" centred on rows 1-3 stands in row 2; "B" centred on rows 4-5 stands between them.
+    middle = [["X", "-", "-"], ["", "1", "2"], ["A", "3", "4"], ["", "5", "6"], ["", "7", "8"], ["B", "9", "0"]]
+    structure, cells, _ = merge_row_groups(*table(middle, {"A": 2, "B": 4.5}))
+    assert spans(structure) == [' rowspan="3"', ' rowspan="2"']
+    assert ["".join(c) for c in cells] == ["X", "-", "-", "A", "1", "2", "3", "4", "5", "6", "B", "7", "8", "9", "0"]
+    # Empty first cells atop the body are units under the heads, not a group.
+    assert merge_row_groups(*table(middle[1:], {"A": 1, "B": 3.5})) == table(middle[1:], {"A": 1, "B": 3.5})
+    assert Table.from_html("<table>" + "".join(structure) + "</table>").structure == structure
+    # At the foot: the table sets its text at the foot of a row ("5" beside a label of two lines, "W Z",
+    # stands at the foot of the row), and a single group is then enough.
+    foot = [["W Z", "5"], ["X", "1"], ["", "2"], ["", "3"], ["A", "4"]]
+    at_foot = {"5": 0.5, "X": 1.5, "1": 1.5, "2": 2.5, "3": 3.5, "A": 4.5, "4": 4.5}
+    structure, cells, _ = merge_row_groups(*table(foot, at_foot, {"W Z": 2}))
+    assert spans(structure) == [' rowspan="3"']
+    assert ["".join(c) for c in cells] == ["W Z", "5", "X", "1", "A", "2", "3", "4"]
+    # Without a row that shows how the table sets its text, the same cells may as well be "X" over two
+    # empty cells (at the top, which is merged only where it repeats): left as they are.
+    assert merge_row_groups(*table(foot)) == table(foot)
+    # A first cell read empty on words of the page is text the reader missed, not an empty cell.
+    inked = [False] * 4 + [True] * 6
+    assert merge_row_groups(*table(foot, at_foot, {"W Z": 2}), inked) == table(foot, at_foot, {"W Z": 2})

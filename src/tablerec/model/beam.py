@@ -32,6 +32,9 @@ class Decoded:
     cells: list[list[str]]  # content tokens of each cell, inline tags balanced
     boxes: list[tuple[float, float, float, float]]  # normalised x0, y0, x1, y1 per cell
     structure_score: float = 0.0  # log-probability of the structure sequence
+    # Per cell, whether snapping gave it words of the page (crop reading with snapping); else None.  A
+    # cell read empty may still hold text the reader missed.
+    inked: list[bool] | None = None
 
 
 # Tall tables are decoded in bands: at 576 x 576 a table of 40 rows gives each row less than one
@@ -79,7 +82,8 @@ def decode_image(
         decoded = read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, False, snap, ctc_weight,
                              structure_edits)
     if row_groups:
-        decoded.structure, decoded.cells, decoded.boxes = merge_row_groups(decoded.structure, decoded.cells, decoded.boxes)
+        decoded.structure, decoded.cells, decoded.boxes = merge_row_groups(decoded.structure, decoded.cells, decoded.boxes, decoded.inked)
+        decoded.inked = None  # no longer one per cell
     return decoded
 
 
@@ -147,6 +151,7 @@ def read_cells(
         if page is None:
             raise ValueError("this model reads cell crops: decode() needs the page (prepare_page)")
         pieces = None
+        inked = None
         blank: set[int] = set()  # cells left empty, unread (``Snapped.read_elsewhere``)
         grid = [place[:4] for place in logical_grid(structure)] if snap else []
         if len(grid) == len(cell_hidden) > 0:  # one grid place per cell: always so for a repaired structure
@@ -223,6 +228,7 @@ def read_cells(
                 blank.update(i for i, origin in enumerate(source) if not isinstance(origin, int) and not snapped.pieces[i])
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
+            inked = [bool(p) for p in pieces]
             blank |= set(snapped.read_elsewhere)
         cells = read_crops(model, page, boxes, cell_hidden, pieces, beam, force_beam, ctc_weight)
         cells = [[] if i in blank else tokens for i, tokens in enumerate(cells)]
@@ -230,7 +236,7 @@ def read_cells(
         cell_ids = decode_cells(model, cell_memory, cell_grid, cell_hidden, boxes, beam, force_beam)
         cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
     box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
-    return Decoded(structure, cells, box_list, score)
+    return Decoded(structure, cells, box_list, score, inked if model.config.reads_crops else None)
 
 
 def _merged_cells(into: list[int], boxes: torch.Tensor, cell_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
