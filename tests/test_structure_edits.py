@@ -8,7 +8,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from tablerec.model.edd import EDDConfig, prepare_page
-from tablerec.model.structure_edits import drop_columns, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
+from tablerec.model.structure_edits import (drop_columns, extend_header, insert_columns, insert_rows, join_cells, join_rows, promote_header_row,
+                                            split_cells)
 from tablerec.model.snap import snap_boxes
 from tablerec.table import logical_grid
 
@@ -435,3 +436,55 @@ def test_a_column_without_ink_of_its_own_whose_words_lie_in_its_neighbours_is_on
     assert not _inside_neighbour(0, grid, words, left, right)
     # No words: not this rule's (an empty column is dropped as such).
     assert not _inside_neighbour(0, grid, [[] for _ in range(6)], left, right)
+
+
+def test_the_header_reaches_down_to_the_rule_across_the_table():
+    structure = _structure([['<td colspan="2">', "<td>"], ["<td>"] * 3, ["<td>"] * 3, ["<td>"] * 3], head=1)
+    assert extend_header(structure, 2) == _structure([['<td colspan="2">', "<td>"], ["<td>"] * 3, ["<td>"] * 3, ["<td>"] * 3], head=2)
+    # Not shorter than it is, never the whole table, and not in a table without a header.
+    assert extend_header(structure, 1) is None and extend_header(structure, 4) is None
+    assert extend_header(_structure([["<td>"] * 3] * 3), 2) is None
+
+
+def _ruled_header_page(rule_under: int, rule_width: int = 420) -> np.ndarray:
+    """Four rows of text ("Group" over "A | B" heads, then figures), a rule across the table
+    ``rule_width`` wide under row ``rule_under`` - 1."""
+    image = Image.new("L", (460, 160), 255)
+    draw = ImageDraw.Draw(image)
+    font = _font(14)
+    rows = [("", "Group", ""), ("", "Mean", "SD"), ("Cases", "7.1", "0.44"), ("Controls", "9.8", "0.51")]
+    for r, cells in enumerate(rows):
+        for x, text in zip((10, 200, 350), cells):
+            draw.text((x, 10 + 35 * r), text, font=font, fill=0)
+    y = 10 + 35 * rule_under - 7
+    draw.line((20, y, 20 + rule_width, y), fill=0, width=1)
+    return prepare_page(image, EDDConfig(page_max_side=1024))[0].numpy()
+
+
+def test_snapping_reports_the_first_row_under_a_rule_across_the_table():
+    structure = _structure([["<td>"] * 3] * 4, head=1)
+    grid = [place[:4] for place in logical_grid(structure)]
+    xs = ((10, 90), (200, 260), (350, 400))
+    boxes = np.array([[xs[c][0] / 460, (10 + 35 * r) / 160, xs[c][1] / 460, (26 + 35 * r) / 160] for r, c, _, _ in grid])
+    assert snap_boxes(_ruled_header_page(2), boxes, grid).ruled_row == 2
+    # A rule under a spanning head alone (a third of the table wide) is not the header's.
+    assert snap_boxes(_ruled_header_page(1, rule_width=120), boxes, grid).ruled_row is None
+
+
+def test_the_header_takes_in_only_rows_of_heads_above_the_rule():
+    from tablerec.model.beam import _extended_header
+    from tablerec.model.snap import Snapped
+
+    structure = _structure([['<td colspan="2">', "<td>"], ["<td>"] * 3, ["<td>"] * 3, ["<td>"] * 3], head=1)
+
+    def snapped(ruled_row, has_words, joined=()):
+        pieces = [[(0.0, 0.0, 0.1, 0.1)] if w else [] for w in has_words]
+        return Snapped(np.zeros((len(has_words), 4)), pieces, joined_rows=list(joined), ruled_row=ruled_row)
+
+    heads = [True, True, False, True, True] + [True] * 6  # row 1: "Mean | SD" under the spanning head, its first cell empty
+    assert _extended_header(structure, snapped(2, heads)) == extend_header(structure, 2)
+    assert _extended_header(structure, snapped(2, [True] * 11)) is None  # a row label: the body's first row
+    assert _extended_header(structure, snapped(2, heads, joined=[0])) is None  # the heads' wrapped lines
+    two = heads[:5] + [False, True, True] + [True] * 3  # rows 1 and 2 both of heads
+    assert _extended_header(structure, snapped(3, two)) == extend_header(structure, 3)
+    assert _extended_header(structure, snapped(None, heads)) is None

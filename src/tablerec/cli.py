@@ -258,11 +258,12 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--no-bands", action="store_true",
                    help="decode a tall table's structure from the whole image (default: band by band from 20 rows on)")
     p.add_argument("--no-row-groups", action="store_true",
-                   help="keep empty first cells under a label (default: a repeated label-over-empty-cells pattern becomes rowspans)")
+                   help="keep empty first cells beside a label (default: a label beside empty first cells becomes a rowspan "
+                        "where the table shows how it sets its labels or the pattern repeats)")
     p.add_argument("--no-structure-edits", action="store_true",
                    help="keep the decoded rows, cells and columns (default: a row the page shows as the lower lines of the row above "
                         "is folded into it, a spanning cell whose words stand in separate columns is split, a column without a word "
-                        "is dropped, a row the decoder left out is put back)")
+                        "is dropped, a row the decoder left out is put back, the header reaches down to a rule across the table)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_predict)
 

@@ -78,15 +78,17 @@ class Predictor:
     ``even_rows``: keep every row as wide as the table's first row without a colspan
     (``tablerec.model.grid``); False lets the structure decoder write rows of any width.  ``bands``:
     decode the structure of a tall table (20 rows or more) band by band (``tablerec.model.beam``).
-    ``row_groups``: a label over empty first cells, in two groups or more, becomes rowspan cells
-    (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
+    ``row_groups``: a label beside empty first cells becomes a rowspan cell, where the table shows
+    how it sets its labels (at the top of their rows, in the middle or at the foot), or the groups
+    repeat (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
     lines of the row above is folded into it, a spanning cell whose words stand in separate columns is
     split, text that runs on into the next column makes one cell of the two, a column the page shows
     as two gets a column beside it, column heads written as the first
     body row under a spanning head go into the header, a column in which no cell has a word is
     dropped, a column of currency signs set apart from their figures ("$   45,687") is dropped into
-    the figures' cells, and a row the decoder left out (a section label, or the second of two rows written as
-    one) is put back (``tablerec.model.structure_edits``).
+    the figures' cells, a row the decoder left out (a section label, or the second of two rows written as
+    one) is put back, and the header reaches down to a rule across the table under rows of heads
+    (``tablerec.model.structure_edits``).
     """
 
     def __init__(

@@ -21,7 +21,7 @@ from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups
-from .structure_edits import drop_columns, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
+from .structure_edits import drop_columns, extend_header, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
 from .snap import MissingColumn, Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
@@ -142,8 +142,9 @@ def read_cells(
     first body row goes into the header if it holds the column heads under a spanning head
     (``structure_edits.promote_header_row``), a column in which no cell got a word is dropped
     (``structure_edits.drop_columns``), and so is a column of currency signs set apart from their
-    figures, each figure's cell taking in its sign, and a row the decoder left out, which snapping
-    finds on the page, is put back (``structure_edits.insert_rows``)."""
+    figures, each figure's cell taking in its sign, a row the decoder left out, which snapping
+    finds on the page, is put back (``structure_edits.insert_rows``), and the header reaches down to
+    a rule across the table under rows of heads (``structure_edits.extend_header``)."""
     structure = expand_structure(structure_tokens)
     if boxes is None or not len(cell_hidden):
         return Decoded(structure, [], [], score)
@@ -226,6 +227,9 @@ def read_cells(
                 boxes, cell_hidden = _inserted_cells(structure, source, boxes, cell_hidden, snapped.missing_rows)
                 snapped = snap_to_page()
                 blank.update(i for i, origin in enumerate(source) if not isinstance(origin, int) and not snapped.pieces[i])
+            extended = _extended_header(structure, snapped) if structure_edits else None
+            if extended is not None:
+                structure = extended  # cells unchanged: the header's last rows were the body's first
             boxes = torch.as_tensor(snapped.boxes, dtype=boxes.dtype, device=boxes.device)
             pieces = snapped.pieces
             inked = [bool(p) for p in pieces]
@@ -237,6 +241,28 @@ def read_cells(
         cells = [repair_cell_tokens(model.cell_vocab.decode(c)) for c in cell_ids]
     box_list = [tuple(float(v) for v in b) for b in boxes.tolist()]
     return Decoded(structure, cells, box_list, score, inked if model.config.reads_crops else None)
+
+
+# The header reaches down to a rule across the table at most this many rows below the decoder's header.
+HEAD_RULE_ROWS = 2
+HEAD_MAX_ROWS = 3
+
+
+def _extended_header(structure: list[str], snapped: Snapped) -> list[str] | None:
+    """``structure_edits.extend_header`` down to ``snapped.ruled_row``, if the rows it takes in are
+    few, right under the header, with no word in their first column (a row label starts the body) and
+    not the wrapped lines of the header's cells (``snapped.joined_rows``)."""
+    grid = logical_grid(structure)
+    head = {row for row, *_, in_head in grid if in_head}
+    rows = snapped.ruled_row
+    if not head or rows is None or not len(head) < rows <= min(len(head) + HEAD_RULE_ROWS, HEAD_MAX_ROWS):
+        return None
+    if any(r in snapped.joined_rows for r in range(len(head) - 1, rows - 1)):
+        return None
+    inked = snapped.has_ink
+    if any(inked[i] for i, (row, col, *_) in enumerate(grid) if len(head) <= row < rows and col == 0):
+        return None
+    return extend_header(structure, rows)
 
 
 def _merged_cells(into: list[int], boxes: torch.Tensor, cell_hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

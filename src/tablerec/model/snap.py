@@ -87,6 +87,7 @@ WORD_SPACE = 0.6  # text heights: a space in running text is about 0.4 (Arial: 0
 NEW_COLUMN_FILL = 0.5
 NEW_COLUMN_GAP = 1.5  # text heights: the gap is wider than a word space (1.25 and 2.0 measured worse)
 NEW_COLUMN_ROWS = 3  # rows with ink in the column, at least
+RULE_ACROSS = 0.6  # a rule under a header runs across this share of the table's width, at least
 
 
 @dataclass
@@ -134,6 +135,9 @@ class Snapped:
     # Columns the structure lacks: logical columns whose ink the page shows as two columns, each
     # filled in most rows (a column the decoder left out) (``structure_edits.insert_columns``).
     missing_columns: list[MissingColumn] = field(default_factory=list)
+    # The first row with a rule across the table above it (between it and the row before), or None:
+    # the rule under a header of several rows (``structure_edits.extend_header``).
+    ruled_row: int | None = None
 
     @property
     def has_ink(self) -> np.ndarray:
@@ -768,6 +772,7 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
         or not on_page[col] and _inside_neighbour(col, grid, cell_words, ink_left, ink_right)
     ]
     out.symbol_columns = _symbol_columns(grid, cell_words, text_height)
+    out.ruled_row = _first_ruled_row(row_lines, lines, ink, horizontal_rule)
     out.missing_rows = _missing_rows(row_lines, lines, line_words, line_columns, line_boxes, left, right, text_height, height)
     for col, gap_left, gap_right in two_in_one:
         gap = (gap_left, gap_right)
@@ -781,6 +786,23 @@ def snap_boxes(page: np.ndarray, boxes: np.ndarray, grid: list[tuple[int, int, i
             if columns is not None:
                 out.split_cells[i] = [(x0 / width, x1 / width) for x0, x1 in columns]
     return out
+
+
+def _first_ruled_row(row_lines: list[tuple[int, int] | None], lines: list[tuple[int, int]], ink: np.ndarray,
+                     horizontal_rule: np.ndarray) -> int | None:
+    """The first row found with a horizontal rule between it and the row before it, the rule inked
+    across most of the table (RULE_ACROSS of the ink's width: not a rule under a spanning head)."""
+    columns = np.nonzero(ink.any(axis=0))[0]
+    if not columns.size:
+        return None
+    extent = columns[-1] - columns[0] + 1
+    found = [(r, span) for r, span in enumerate(row_lines) if span is not None]
+    for (q, above), (r, below) in zip(found, found[1:]):
+        gap = slice(lines[above[1] - 1][1], lines[below[0]][0])
+        rule = horizontal_rule[gap]
+        if rule.any() and ink[gap][rule].sum(axis=1).max() >= RULE_ACROSS * extent:
+            return r if q == r - 1 else None  # (a row between without text: which side of it the rule runs is not known)
+    return None
 
 
 def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int, int]], line_words: list[list[tuple[int, int]]],

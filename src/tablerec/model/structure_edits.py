@@ -38,6 +38,12 @@ under "Operating profit") often come out of the decoder as the first body row, w
 under the heads beside them.  ``promote_header_row`` moves that row into the header and lets the
 heads beside span down over it.
 
+The header's last rows: a header of two or three rows (a spanning head over "Mean | SD") often comes
+out of the decoder with only its first row in the header.  Many tables rule the header off from the
+body with a rule across the table (``snap.Snapped.ruled_row``); ``extend_header`` makes the header
+reach down to it, where the rows it takes in are few, have no word in their first column (a row
+label starts the body) and are not the wrapped lines of the heads above (``beam._extended_header``).
+
 Columns the page does not have: a logical column in which no cell got a word
 (``snap.Snapped.empty_columns``) was, on every test set, one the truth lacks; ``drop_columns``
 removes it, and so a column the page shows no ink of whose words all lie in the ink of a
@@ -268,6 +274,27 @@ def promote_header_row(structure: list[str], has_words: list[bool]) -> tuple[lis
     if out[-2:] == ["<tbody>", "</tbody>"]:
         return None  # the body would be empty
     return _tokens(out), [i for i in range(len(grid)) if i not in beside]
+
+
+def extend_header(structure: list[str], rows: int) -> list[str] | None:
+    """``structure`` (expanded tokens) with its header made ``rows`` rows long, the body rows under it
+    moved in; None if the header has no row or ``rows`` rows already, or the body would be left empty."""
+    grid = logical_grid(structure)
+    head = {row for row, *_, in_head in grid if in_head}
+    n_rows = max((row + rowspan for row, _, rowspan, _, _ in grid), default=0)
+    if not head or rows <= len(head) or rows >= n_rows or "<thead>" not in structure:
+        return None
+    out: list[str] = []
+    row = -1
+    for token in structure:
+        if token in ("</thead>", "<tbody>"):
+            continue  # put back after the header's new last row
+        if token == "<tr>":
+            row += 1
+        out.append(token)
+        if token == "</tr>" and row == rows - 1:
+            out += ["</thead>", "<tbody>"]
+    return out
 
 
 def insert_rows(structure: list[str], missing: list[tuple[int, float, float, bool]],
