@@ -63,3 +63,33 @@ def test_labels_set_in_the_middle_or_at_the_foot_of_their_rows_span_them():
     # A first cell read empty on words of the page is text the reader missed, not an empty cell.
     inked = [False] * 4 + [True] * 6
     assert merge_row_groups(*table(foot, at_foot, {"W Z": 2}), inked) == table(foot, at_foot, {"W Z": 2})
+
+
+def test_section_labels_are_made_one_cell_across_the_table():
+    from tablerec.model.row_groups import widen_section_rows
+
+    def parts(html):
+        t = Table.from_html("<table><tbody>" + html + "</tbody></table>")
+        return t.structure, [c.tokens for c in t.cells], [(0.1 * i, 0.1 * i, 0.1 * i + 0.05, 0.1 * i + 0.05) for i in range(len(t.cells))]
+
+    def across(structure):
+        return "".join(structure).count(' colspan="3"')
+
+    rows = "<tr><td>A</td><td>1</td><td>2</td></tr>"
+    # A label spanning two of three columns, the rest of its row empty: a section label across the table.
+    partial = parts(rows + '<tr><td colspan="2">Smoking status</td><td></td></tr>' + rows)
+    structure, cells, boxes, inked = widen_section_rows(*partial)
+    assert across(structure) == 1 and len(cells) == len(boxes) == 7 and inked is None
+    assert Table.from_html("<table>" + "".join(structure) + "</table>").structure == structure
+    # Where one section label is set across the table, a label beside empty cells is another one.
+    alike = parts('<tr><td colspan="3">Assets</td></tr>' + rows + "<tr><td>Liabilities</td><td></td><td></td></tr>" + rows)
+    structure, cells, _, inked = widen_section_rows(*alike, [True] * 5 + [False, False] + [True] * 3)
+    assert across(structure) == 2 and "".join(cells[4]) == "Liabilities" and inked == [True] * 8
+    # Not where the empty cells hold words the reader missed; nor without a label across the table
+    # (tables set section labels beside empty cells as often), or where the row across the table is
+    # one of figures (a row the decoder wrote as one cell).
+    assert widen_section_rows(*alike, [True] * 10)[0] == alike[0]
+    alone = parts(rows + "<tr><td>Liabilities</td><td></td><td></td></tr>" + rows)
+    assert widen_section_rows(*alone)[0] == alone[0]
+    figures = parts('<tr><td colspan="3">Total 1,234</td></tr>' + rows + "<tr><td>Liabilities</td><td></td><td></td></tr>")
+    assert widen_section_rows(*figures)[0] == figures[0]

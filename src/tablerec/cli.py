@@ -259,7 +259,7 @@ def add_predict_parser(sub) -> None:
                    help="decode a tall table's structure from the whole image (default: band by band from 20 rows on)")
     p.add_argument("--no-row-groups", action="store_true",
                    help="keep empty first cells beside a label (default: a label beside empty first cells becomes a rowspan "
-                        "where the table shows how it sets its labels or the pattern repeats)")
+                        "where the table shows how it sets its labels or the pattern repeats, and a section label one cell across the table)")
     p.add_argument("--no-structure-edits", action="store_true",
                    help="keep the decoded rows, cells and columns (default: a row the page shows as the lower lines of the row above "
                         "is folded into it, a spanning cell whose words stand in separate columns is split, a column without a word "

@@ -80,7 +80,7 @@ class Predictor:
     decode the structure of a tall table (20 rows or more) band by band (``tablerec.model.beam``).
     ``row_groups``: a label beside empty first cells becomes a rowspan cell, where the table shows
     how it sets its labels (at the top of their rows, in the middle or at the foot), or the groups
-    repeat (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
+    repeat, and a section label becomes one cell across the table (``tablerec.model.row_groups``).  ``structure_edits``: a row that the page shows as the lower
     lines of the row above is folded into it, a spanning cell whose words stand in separate columns is
     split, text that runs on into the next column makes one cell of the two, a column the page shows
     as two gets a column beside it, column heads written as the first

@@ -20,7 +20,7 @@ from ..table import INLINE_TAG_TOKENS, logical_grid
 from .ctc import CTCPrefixScorer
 from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
-from .row_groups import merge_row_groups
+from .row_groups import merge_row_groups, widen_section_rows
 from .structure_edits import drop_columns, extend_header, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
 from .snap import MissingColumn, Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
@@ -55,8 +55,9 @@ def decode_image(
 ) -> Decoded:
     """Recognise one PIL image: prepares the model's input (and the page for crop reading) and decodes
     (``cell_beam``: the cell decoder's beam, by default ``beam``).  ``bands``: decode a tall table's
-    structure band by band (crop-reading models only).  ``row_groups``: a label over empty first
-    cells, repeated, becomes rowspan cells (``row_groups.merge_row_groups``).  ``structure_edits``: a
+    structure band by band (crop-reading models only).  ``row_groups``: a label beside empty first
+    cells becomes a rowspan cell (``row_groups.merge_row_groups``), and a section label one cell
+    across the table (``row_groups.widen_section_rows``).  ``structure_edits``: a
     row the page shows as the lower lines of the row above is folded into it, a spanning cell whose
     words stand in separate columns is split, cells the page shows as one are joined, a column the
     page shows as two is split, column heads under a spanning head go into the header, a column
@@ -82,6 +83,8 @@ def decode_image(
         decoded = read_cells(model, tokens, cell_hidden, boxes, score, page, cell_memory, cell_grid, cell_beam or beam, False, snap, ctc_weight,
                              structure_edits)
     if row_groups:
+        decoded.structure, decoded.cells, decoded.boxes, decoded.inked = widen_section_rows(decoded.structure, decoded.cells, decoded.boxes,
+                                                                                            decoded.inked)
         decoded.structure, decoded.cells, decoded.boxes = merge_row_groups(decoded.structure, decoded.cells, decoded.boxes, decoded.inked)
         decoded.inked = None  # no longer one per cell
     return decoded
