@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tablerec.model.edd import EDDConfig, prepare_page
 from tablerec.model.structure_edits import (drop_columns, extend_header, insert_columns, insert_rows, join_cells, join_rows, promote_header_row,
                                             split_cells)
-from tablerec.model.snap import snap_boxes
+from tablerec.model.snap import MissingRow, snap_boxes
 from tablerec.table import logical_grid
 
 
@@ -196,25 +196,27 @@ def test_snapping_reports_a_column_without_words():
 def test_a_missing_row_is_inserted_as_the_table_sets_its_section_rows():
     structure = _structure([["<td>", "<td>", "<td>"], ["<td>", "<td>", "<td>"], ["<td>", "<td>", "<td>"]], head=1)
     # No section row of its own: one cell across the table, before body row 2.
-    new, source = insert_rows(structure, [(2, 0.5, 0.6, True)], [True] * 9)
+    new, source = insert_rows(structure, [MissingRow(2, 0.5, 0.6, True, 1)], [True] * 9)
     assert new == _structure([["<td>"] * 3, ["<td>"] * 3, ['<td colspan="3">'], ["<td>"] * 3], head=1)
     assert source == [0, 1, 2, 3, 4, 5, (0, 0, 3), 6, 7, 8]
     # A body row that is a label beside empty cells: the new row is set so too.
     has_words = [True, True, True, True, False, False, True, True, True]
-    new, source = insert_rows(structure, [(2, 0.5, 0.6, True)], has_words)
+    new, source = insert_rows(structure, [MissingRow(2, 0.5, 0.6, True, 1)], has_words)
     assert new == _structure([["<td>"] * 3] * 4, head=1)
     assert source[6:9] == [(0, 0, 1), (0, 1, 1), (0, 2, 1)]
     # A row of the body (not a section label): a cell per column, also after the last row.
-    new, source = insert_rows(structure, [(2, 0.5, 0.6, False), (3, 0.8, 0.9, False)], [True] * 9)
+    new, source = insert_rows(structure, [MissingRow(2, 0.5, 0.6, False, 3), MissingRow(3, 0.8, 0.9, False, 3)], [True] * 9)
     assert new == _structure([["<td>"] * 3] * 5, head=1)
     assert source[-3:] == [(1, 0, 1), (1, 1, 1), (1, 2, 1)]
-    # Not in the header, not inside a cell spanning rows; right under the header, a section label only
-    # (a line across the columns there is as often the header's second line).
-    assert insert_rows(structure, [(0, 0.0, 0.1, True)], [True] * 9) is None
-    assert insert_rows(structure, [(1, 0.2, 0.3, False)], [True] * 9) is None
-    assert insert_rows(structure, [(1, 0.2, 0.3, True)], [True] * 9) is not None
+    # Not in the header, not inside a cell spanning rows; right under the header, a section label or
+    # a label with a figure or two beside it only (a line across the columns there is as often the
+    # header's second line).
+    assert insert_rows(structure, [MissingRow(0, 0.0, 0.1, True, 1)], [True] * 9) is None
+    assert insert_rows(structure, [MissingRow(1, 0.2, 0.3, False, 3)], [True] * 9) is None
+    assert insert_rows(structure, [MissingRow(1, 0.2, 0.3, False, 2)], [True] * 9) is not None
+    assert insert_rows(structure, [MissingRow(1, 0.2, 0.3, True, 1)], [True] * 9) is not None
     spanning = _structure([["<td>", "<td>"], ['<td rowspan="2">', "<td>"], ["<td>"]], head=1)
-    assert insert_rows(spanning, [(2, 0.6, 0.7, True)], [True] * 5) is None
+    assert insert_rows(spanning, [MissingRow(2, 0.6, 0.7, True, 1)], [True] * 5) is None
 
 
 def _section_page(label_y: int) -> np.ndarray:
@@ -241,8 +243,8 @@ def test_snapping_reports_a_section_label_that_no_row_took():
     tops = (8, 38, 68, 128, 158)
     boxes = np.array([[XS[c] / 400, tops[r] / 190, (XS[c] + 60) / 400, (tops[r] + 16) / 190] for r, c, _, _ in grid])
     snapped = snap_boxes(_section_page(98), boxes, grid)
-    assert [(r, label) for r, _, _, label in snapped.missing_rows] == [(3, True)]  # before the third body row
-    _, top, bottom, _ = snapped.missing_rows[0]
+    assert [(m.row, m.label, m.columns) for m in snapped.missing_rows] == [(3, True, 1)]  # before the third body row
+    top, bottom = snapped.missing_rows[0].top, snapped.missing_rows[0].bottom
     assert top < 106 / 190 < bottom
     # A second line of the label of the row above, set as close as a cell's lines, is no row.
     snapped = snap_boxes(_section_page(84), boxes, grid)
@@ -269,8 +271,8 @@ def test_snapping_reports_two_rows_decoded_as_one():
     spans = ((8, 24), (40, 74), (80, 154), (160, 194))
     boxes = np.array([[XS[c] / 400, spans[r][0] / 200, (XS[c] + 60) / 400, spans[r][1] / 200] for r, c, _, _ in grid])
     snapped = snap_boxes(page, boxes, grid)
-    assert [(r, label) for r, _, _, label in snapped.missing_rows] == [(3, False)]
-    _, top, _, _ = snapped.missing_rows[0]
+    assert [(m.row, m.label, m.columns) for m in snapped.missing_rows] == [(3, False, 4)]
+    top = snapped.missing_rows[0].top
     assert 110 / 200 < top < 125 / 200  # from the third body row's first line
     new, source = insert_rows(structure, snapped.missing_rows, snapped.has_ink.tolist())
     assert new.count("<tr>") == 5

@@ -328,7 +328,7 @@ def _inserted_cells(
         below = next((o for o in source[i:] if isinstance(o, int)), last_old)
         spanned = [torch.stack(columns[c]) for c in range(col, col + colspan) if c in columns]
         x0, x1 = (min(b[:, 0].median() for b in spanned), max(b[:, 2].median() for b in spanned)) if spanned else (boxes[below, 0], boxes[below, 2])
-        _, top, bottom, _ = missing[k]
+        _, top, bottom, *_ = missing[k]
         new_boxes.append(torch.stack([torch.as_tensor(v, dtype=boxes.dtype) for v in (x0, top, x1, bottom)]))
         states.append(cell_hidden[below])
     return torch.stack(new_boxes), torch.stack(states)

@@ -41,6 +41,7 @@ Everything is NumPy on the page as the crop reader sees it (``prepare_page``: in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -90,6 +91,16 @@ NEW_COLUMN_ROWS = 3  # rows with ink in the column, at least
 RULE_ACROSS = 0.6  # a rule under a header runs across this share of the table's width, at least
 
 
+class MissingRow(NamedTuple):
+    """A row the structure lacks (``Snapped.missing_rows``); top and bottom normalised."""
+
+    row: int  # the logical row it goes before
+    top: float
+    bottom: float
+    label: bool  # its words stand in the first column alone: a section label
+    columns: int  # how many columns its words fill
+
+
 @dataclass
 class MissingColumn:
     """A logical column that the page shows as two (``Snapped.missing_columns``); x normalised."""
@@ -120,10 +131,9 @@ class Snapped:
     # they would read those words a second time (they are left empty).
     read_elsewhere: list[int] = field(default_factory=list)
     # Rows the structure lacks: a text line between two rows that no row took (a section label the
-    # decoder left out, most of all), or the second of two rows the decoder wrote as one: (the logical
-    # row it goes before, its top and bottom (normalised), whether its words stand in the first column
-    # alone) (``structure_edits.insert_rows`` inserts them).
-    missing_rows: list[tuple[int, float, float, bool]] = field(default_factory=list)
+    # decoder left out, most of all), or the second of two rows the decoder wrote as one
+    # (``structure_edits.insert_rows`` inserts them).
+    missing_rows: list[MissingRow] = field(default_factory=list)
     # Cells whose text runs on into the cell beside them, past the start of that column's ink: one
     # cell spanning both (a table's columns are as wide as their widest cell, so no single cell's text
     # reaches into the next column): (cell, the cell to its right) (``structure_edits.join_cells``).
@@ -807,7 +817,7 @@ def _first_ruled_row(row_lines: list[tuple[int, int] | None], lines: list[tuple[
 
 def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int, int]], line_words: list[list[tuple[int, int]]],
                   filled: list[frozenset[int]], line_boxes: list[tuple[float, float]], left: np.ndarray, right: np.ndarray,
-                  text_height: float, height: int) -> list[tuple[int, float, float, bool]]:
+                  text_height: float, height: int) -> list[MissingRow]:
     """Rows the structure lacks (``Snapped.missing_rows``), two kinds:
 
     * a text line that no row took, alone between two rows that took lines, with a word in the first
@@ -841,7 +851,7 @@ def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int
         if min(centres[k] - centres[k - 1], centres[k + 1] - centres[k]) < MISSING_ROW_GAP * row_pitch:
             continue
         label = max(x1 for _, x1 in found) <= left[1]  # the first column's alone: a section label
-        missing.append((starts[k + 1], line_boxes[k][0] / height, line_boxes[k][1] / height, label))
+        missing.append(MissingRow(starts[k + 1], line_boxes[k][0] / height, line_boxes[k][1] / height, label, len(filled[k])))
     known = ~(np.isnan(left) | np.isnan(right))
     for r, found in enumerate(row_lines):
         if found is None or r + 1 < len(row_lines) and row_lines[r + 1] is None:
@@ -849,7 +859,7 @@ def _missing_rows(row_lines: list[tuple[int, int] | None], lines: list[tuple[int
         full = [m for m in range(*found) if len(filled[m]) >= max(2, 0.5 * known.sum())]
         for a, b in zip(full, full[1:]):
             if len(filled[a] & filled[b]) >= 0.6 * len(filled[a] | filled[b]):
-                missing.append((r + 1, line_boxes[b][0] / height, line_boxes[found[1] - 1][1] / height, False))
+                missing.append(MissingRow(r + 1, line_boxes[b][0] / height, line_boxes[found[1] - 1][1] / height, False, len(filled[b])))
                 break
     return missing
 

@@ -20,7 +20,8 @@ label ("Investing activities") over the rows below it, or the second of two rows
 one (``snap.Snapped.missing_rows``).  ``insert_rows`` gives each a row: a cell per column, except for a
 section label where the table sets no other section row as a label beside empty cells: one cell
 across the table.  Not inside a cell spanning rows, not in the header, and, right under the header,
-only a section label (a line across the columns there is as often the header's second line).
+only a section label or a label with a figure or two beside it (a line across the columns there is as
+often the header's second line).
 
 Cells the page joins: text that runs on from one cell past the start of the next column's ink
 belongs to one cell spanning both (a table's columns are as wide as their widest cell); the decoder
@@ -55,6 +56,7 @@ figure's cell, which is made to reach over it.
 from __future__ import annotations
 
 from ..table import logical_grid
+from .snap import MissingRow
 
 
 def join_rows(structure: list[str], joined: list[int], has_words: list[bool] | None = None) -> tuple[list[str], list[int]] | None:
@@ -297,11 +299,15 @@ def extend_header(structure: list[str], rows: int) -> list[str] | None:
     return out
 
 
-def insert_rows(structure: list[str], missing: list[tuple[int, float, float, bool]],
+HEAD_LINE_COLUMNS = 2  # right under the header, a line filling more columns than this may be the header's
+
+
+def insert_rows(structure: list[str], missing: list[MissingRow],
                 has_words: list[bool]) -> tuple[list[str], list[int | tuple[int, int, int]]] | None:
     """``structure`` (expanded tokens) with a new body row before logical row ``r`` (or after the last)
-    for each ``(r, top, bottom, label)`` of ``missing`` (``label``: a section label, its words in the
-    first column alone; ``has_words``: per cell, whether snapping gave it words).  Returns the
+    for each ``(r, top, bottom, label, columns)`` of ``missing`` (``label``: a section label, its words
+    in the first column alone; ``columns``: how many columns its words fill; ``has_words``: per cell,
+    whether snapping gave it words).  Returns the
     new structure and, per cell of it, the old cell's index or, for a new cell, (its entry in
     ``missing``, its column, its colspan); None if no row was inserted."""
     grid = logical_grid(structure)
@@ -325,10 +331,11 @@ def insert_rows(structure: list[str], missing: list[tuple[int, float, float, boo
     as_label = beside_empty and not across
     before: dict[int, int] = {}
     first_body = min(body_starts, default=n_rows)
-    for k, (r, _, _, label) in enumerate(missing):
+    for k, (r, _, _, label, columns) in enumerate(missing):
         inside_span = any(row < r < row + rowspan for row, _, rowspan, _, _ in grid)
-        # Right under the header, a line across the columns is as often the header's second line.
-        under_header = r == first_body and bool(head_rows) and not label
+        # Right under the header, a line across the columns is as often the header's second line (a
+        # label with a figure or two beside it is not: held-out 0's "Control ... 1.1 (0.3)").
+        under_header = r == first_body and bool(head_rows) and not label and columns > HEAD_LINE_COLUMNS
         if 0 < r <= n_rows and (r in body_starts or r == n_rows) and not inside_span and not under_header and r not in before:
             before[r] = k
     out: list[str] = []
