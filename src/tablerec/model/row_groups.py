@@ -40,6 +40,11 @@ MIN_GROUPS = 2  # labels at the top of their group: a single one over empty cell
 # still tell how the table sets its labels.
 FIT = 0.5
 ALIGNMENTS = ("top", "middle", "bottom")
+# A row shows how the table sets its cells where it is this many text lines tall or more (a cell of
+# two lines) and holds a cell of one line (this many lines tall at most); a text line here is the
+# median height of the boxes of cells with text.
+TALL_ROW = 1.6
+ONE_LINE = 1.3
 
 Box = tuple[float, float, float, float]
 
@@ -129,11 +134,11 @@ class _Geometry:
                 if not texts:
                     continue
                 top, bottom = min(self.boxes[c][1] for c in texts), max(self.boxes[c][3] for c in texts)
-                if bottom - top < 1.6 * self.line:
+                if bottom - top < TALL_ROW * self.line:
                     continue
                 for c in texts:
                     y0, y1 = self.boxes[c][1], self.boxes[c][3]
-                    if y1 - y0 <= 1.3 * self.line:
+                    if y1 - y0 <= ONE_LINE * self.line:
                         off = {"top": abs(y0 - top), "middle": abs((y0 + y1) - (top + bottom)) / 2, "bottom": abs(y1 - bottom)}
                         votes[min(off, key=off.get)] += 1
         best = max(votes, key=votes.get)
@@ -285,8 +290,9 @@ def widen_section_rows(
     some of the columns but not all is a section label (no annotated table on the test sets has such
     a row); and where a table sets one section label across the table, its other rows of a single
     label in the first column beside empty cells are section labels too (tables set their sections
-    alike).  ``inked`` (per cell): a cell read empty on words of the page is not empty; it is
-    returned for the cells returned.  Returned unchanged where nothing applies."""
+    alike; so too where a label spanning part of its row was widened).  ``inked`` (per cell): a cell
+    read empty on words of the page is not empty; it is returned for the cells returned.  Returned
+    unchanged where nothing applies."""
     grid = logical_grid(structure)
     if len(cells) != len(grid) or any(rowspan > 1 for _, _, rowspan, _, _ in grid):
         return structure, cells, boxes, inked
@@ -317,30 +323,28 @@ def widen_section_rows(
         widen.update(label_only)
     if not widen:
         return structure, cells, boxes, inked
-    out: list[str] = []
-    order: list[int] = []
     boxes = list(boxes)
-    row = -1
-    cell = -1
-    skipping = False
+    for row, kept in widen.items():
+        union = [boxes[k] for k in rows[row]]
+        boxes[kept] = (min(b[0] for b in union), min(b[1] for b in union), max(b[2] for b in union), max(b[3] for b in union))
+    out: list[str] = []
+    order: list[int] = []  # the cells kept, in order
+    row, cell = -1, -1
+    widening = False  # inside a row being made one cell across: its own cells give way
     for token in structure:
         if token == "<tr>":
             row += 1
-            skipping = row in widen
-            out.append(token)
-            if skipping:
-                kept = widen[row]
-                union = [boxes[k] for k in rows[row]]
-                boxes[kept] = (min(b[0] for b in union), min(b[1] for b in union), max(b[2] for b in union), max(b[3] for b in union))
-                out += ["<td", f' colspan="{n_cols}"', ">", "</td>"]
-                order.append(kept)
-            continue
-        if token in ("<td>", "<td"):
+            widening = row in widen
+            if widening:
+                out += ["<tr>", "<td", f' colspan="{n_cols}"', ">", "</td>"]
+                order.append(widen[row])
+                continue
+        elif token in ("<td>", "<td"):
             cell += 1
-            if not skipping:
+            if not widening:
                 order.append(cell)
-        if skipping and token != "</tr>":
-            continue
-        skipping = False if token == "</tr>" else skipping
-        out.append(token)
+        elif token == "</tr>":
+            widening = False
+        if not widening:
+            out.append(token)
     return out, [cells[k] for k in order], [boxes[k] for k in order], None if inked is None else [inked[k] for k in order]
