@@ -310,6 +310,15 @@ def test_the_column_heads_under_a_spanning_head_go_into_the_header():
     assert promote_header_row(_structure([["<td>", '<td colspan="2">', "<td>"], ["<td>"] * 4], head=1), has_words[:7]) is None
 
 
+def _grid_and_boxes(structure: list[str], xs, size: tuple[int, int], first_top: int, pitch: int):
+    """The grid places of ``structure`` and a box per cell on a page of ``size`` (width, height):
+    column c spans ``xs[c]``, row r's text line is 16 pixels tall from ``first_top + pitch * r``."""
+    width, height = size
+    grid = [place[:4] for place in logical_grid(structure)]
+    tops = [first_top + pitch * r for r, *_ in grid]
+    return grid, np.array([[xs[c][0] / width, top / height, xs[c][1] / width, (top + 16) / height] for (_, c, _, _), top in zip(grid, tops)])
+
+
 def _two_columns_in_one_page(small_gap: bool = False) -> np.ndarray:
     """A label column, two columns of figures under one head ("Operating profit") and a last column;
     ``small_gap``: the two are one column of "7.1 (2.0)" instead, a word space apart."""
@@ -334,9 +343,7 @@ def _two_columns_in_one_page(small_gap: bool = False) -> np.ndarray:
 def test_snapping_reports_a_column_the_page_shows_as_two():
     # The decoder wrote three columns; the page has four, two of them under one head.
     structure = _structure([["<td>"] * 3] * 6, head=1)
-    grid = [place[:4] for place in logical_grid(structure)]
-    xs = ((10, 80), (150, 300), (380, 440))
-    boxes = np.array([[xs[c][0] / 460, (8 + 30 * r) / 190, xs[c][1] / 460, (24 + 30 * r) / 190] for r, c, _, _ in grid])
+    grid, boxes = _grid_and_boxes(structure, ((10, 80), (150, 300), (380, 440)), (460, 190), 8, 30)
     snapped = snap_boxes(_two_columns_in_one_page(), boxes, grid)
     assert len(snapped.missing_columns) == 1
     missing = snapped.missing_columns[0]
@@ -381,9 +388,7 @@ def _running_on_page(run_on: bool) -> np.ndarray:
 
 def test_snapping_reports_text_that_runs_on_into_the_next_column():
     structure = _structure([["<td>"] * 4] * 5)
-    grid = [place[:4] for place in logical_grid(structure)]
-    xs = ((10, 100), (130, 200), (240, 300), (320, 380))
-    boxes = np.array([[xs[c][0] / 400, (8 + 32 * r) / 170, xs[c][1] / 400, (24 + 32 * r) / 170] for r, c, _, _ in grid])
+    grid, boxes = _grid_and_boxes(structure, ((10, 100), (130, 200), (240, 300), (320, 380)), (400, 170), 8, 32)
     snapped = snap_boxes(_running_on_page(run_on=True), boxes, grid)
     assert snapped.joined_cells == [(8, 9)]  # the third row's label and the empty cell beside it
     # Label and figure a text height apart, not a word space: two cells, not one running on.
@@ -412,9 +417,7 @@ def test_snapping_reports_columns_of_currency_signs():
     # The decoder gave each "$" a column of its own; the truth (cTDaR's annotations) keeps the sign
     # in its figure's cell.
     structure = _structure([["<td>"] * 5] * 4, head=1)
-    grid = [place[:4] for place in logical_grid(structure)]
-    xs = ((10, 100), (190, 200), (250, 310), (330, 340), (390, 430))
-    boxes = np.array([[xs[c][0] / 440, (8 + 32 * r) / 140, xs[c][1] / 440, (24 + 32 * r) / 140] for r, c, _, _ in grid])
+    grid, boxes = _grid_and_boxes(structure, ((10, 100), (190, 200), (250, 310), (330, 340), (390, 430)), (440, 140), 8, 32)
     snapped = snap_boxes(_currency_page(""), boxes, grid)
     assert snapped.symbol_columns == [1, 3]
     new, _ = drop_columns(structure, snapped.symbol_columns)
@@ -465,9 +468,7 @@ def _ruled_header_page(rule_under: int, rule_width: int = 420) -> np.ndarray:
 
 def test_snapping_reports_the_first_row_under_a_rule_across_the_table():
     structure = _structure([["<td>"] * 3] * 4, head=1)
-    grid = [place[:4] for place in logical_grid(structure)]
-    xs = ((10, 90), (200, 260), (350, 400))
-    boxes = np.array([[xs[c][0] / 460, (10 + 35 * r) / 160, xs[c][1] / 460, (26 + 35 * r) / 160] for r, c, _, _ in grid])
+    grid, boxes = _grid_and_boxes(structure, ((10, 90), (200, 260), (350, 400)), (460, 160), 10, 35)
     assert snap_boxes(_ruled_header_page(2), boxes, grid).ruled_row == 2
     # A rule under a spanning head alone (a third of the table wide) is not the header's.
     assert snap_boxes(_ruled_header_page(1, rule_width=120), boxes, grid).ruled_row is None

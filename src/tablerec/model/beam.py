@@ -22,7 +22,7 @@ from .edd import EDD, crop_cells, prepare_image, prepare_page
 from .grid import GridRule
 from .row_groups import merge_row_groups, widen_section_rows
 from .structure_edits import drop_columns, extend_header, insert_columns, insert_rows, join_cells, join_rows, promote_header_row, split_cells
-from .snap import MissingColumn, Snapped, band_cuts, snap_boxes
+from .snap import MissingColumn, MissingRow, Snapped, band_cuts, snap_boxes
 from .vocab import expand_structure, opens_cell
 
 
@@ -307,7 +307,7 @@ def _inserted_columns(
 
 
 def _inserted_cells(
-    structure: list[str], source: list, boxes: torch.Tensor, cell_hidden: torch.Tensor, missing: list[tuple[int, float, float, bool]],
+    structure: list[str], source: list, boxes: torch.Tensor, cell_hidden: torch.Tensor, missing: list[MissingRow],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Boxes and structure-decoder states for the cells of ``structure`` after ``insert_rows``
     (``source``: per cell, its old index or (entry of ``missing``, column, colspan)).  An old cell
@@ -328,7 +328,7 @@ def _inserted_cells(
         below = next((o for o in source[i:] if isinstance(o, int)), last_old)
         spanned = [torch.stack(columns[c]) for c in range(col, col + colspan) if c in columns]
         x0, x1 = (min(b[:, 0].median() for b in spanned), max(b[:, 2].median() for b in spanned)) if spanned else (boxes[below, 0], boxes[below, 2])
-        _, top, bottom, *_ = missing[k]
+        top, bottom = missing[k].top, missing[k].bottom
         new_boxes.append(torch.stack([torch.as_tensor(v, dtype=boxes.dtype) for v in (x0, top, x1, bottom)]))
         states.append(cell_hidden[below])
     return torch.stack(new_boxes), torch.stack(states)
